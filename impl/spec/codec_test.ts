@@ -19,7 +19,12 @@ function struct(name: string, size: number | "variable", fields: StructField[]):
 
 // Synthetic layouts exercising every field kind the codec supports.
 const spec = new Spec([
-  struct("INNER", 4, [{ name: "a", offset: 0, type: "u16" }, { name: "b", offset: 2, type: "u16", endian: "big" }]),
+  struct("INNER", 4, [{ name: "a", offset: 0, type: "u16" }, {
+    name: "b",
+    offset: 2,
+    type: "u16",
+    endian: "big",
+  }]),
   struct("OUTER", 40, [
     { name: "magic", offset: 0, type: "u32", value: "0x46564454" },
     { name: "x", offset: 4, type: "u64" },
@@ -59,7 +64,10 @@ Deno.test("fixed layout: decode then encode gives the same bytes", () => {
 });
 
 Deno.test("a wrong magic value or a short buffer is a CodecError naming the field", () => {
-  assert.throws(() => codec.decode("OUTER", new Uint8Array(40)), (e) => e instanceof CodecError && e.field === "magic");
+  assert.throws(
+    () => codec.decode("OUTER", new Uint8Array(40)),
+    (e) => e instanceof CodecError && e.field === "magic",
+  );
   assert.throws(() => codec.decode("OUTER", new Uint8Array(10)), /needs 40 bytes, got 10/);
 });
 
@@ -76,12 +84,27 @@ Deno.test("variable layout: size_from, count_from and rest", () => {
   const back = codec.decode("VAR", bytes);
   assert.deepEqual(back.value, value);
   assert.equal(back.size, bytes.length);
-  assert.throws(() => codec.decode("VAR", bytes.subarray(0, 6)), (e) => e instanceof CodecError && e.field === "data");
+  assert.throws(
+    () => codec.decode("VAR", bytes.subarray(0, 6)),
+    (e) => e instanceof CodecError && e.field === "data",
+  );
 });
 
 Deno.test("encode checks integer ranges and byte lengths", () => {
-  const base = codec.decode("VAR", codec.encode("VAR", { len: 0, data: new Uint8Array(), count: 0, items: [], tail: new Uint8Array() })).value;
-  assert.throws(() => codec.encode("VAR", { ...base, count: 256 }), (e) => e instanceof CodecError && e.field === "count");
+  const base = codec.decode(
+    "VAR",
+    codec.encode("VAR", {
+      len: 0,
+      data: new Uint8Array(),
+      count: 0,
+      items: [],
+      tail: new Uint8Array(),
+    }),
+  ).value;
+  assert.throws(
+    () => codec.encode("VAR", { ...base, count: 256 }),
+    (e) => e instanceof CodecError && e.field === "count",
+  );
   assert.throws(() => codec.encode("VAR", { ...base, len: 2 }), /expected 2 bytes, got 0/);
 });
 

@@ -48,7 +48,9 @@ export function sampleStruct(lookup: StructLookup, name: string, rng: SampleRng)
       return undefined;
     }
   };
-  const lengthFields = new Set(s.fields.flatMap((f) => [f.size_from, f.count_from]).filter(Boolean));
+  const lengthFields = new Set(
+    s.fields.flatMap((f) => [f.size_from, f.count_from]).filter(Boolean),
+  );
   const out: DecodedStruct = {};
   let reservedIndex = 0;
   for (const f of s.fields) {
@@ -61,7 +63,10 @@ export function sampleStruct(lookup: StructLookup, name: string, rng: SampleRng)
       else v = intValue(f.type, rng);
     } else if (f.type === "char") {
       const len = fixedFieldSize(f, structOf) ?? 4;
-      v = Array.from({ length: rng.below(len + 1) }, () => String.fromCharCode(0x41 + rng.below(26)))
+      v = Array.from(
+        { length: rng.below(len + 1) },
+        () => String.fromCharCode(0x41 + rng.below(26)),
+      )
         .join("");
     } else if (f.type === "struct") {
       v = sampleStruct(lookup, f.struct!, rng);
@@ -69,7 +74,8 @@ export function sampleStruct(lookup: StructLookup, name: string, rng: SampleRng)
       const count = f.count ?? 1 + rng.below(3);
       v = Array.from(
         { length: count },
-        () => f.element === "struct" ? sampleStruct(lookup, f.struct!, rng) : intValue(f.element!, rng),
+        () =>
+          f.element === "struct" ? sampleStruct(lookup, f.struct!, rng) : intValue(f.element!, rng),
       );
     } else if (f.type === "reserved") {
       v = new Uint8Array(fixedFieldSize(f, structOf) ?? 0);

@@ -67,6 +67,7 @@ export interface LeafItem extends ItemBase {
   statuses: StatusUse[];
   preconditions?: string[];
   effects?: string[];
+  dispatch?: { before_sys_ready?: boolean; during_shutdown?: boolean };
 }
 
 export interface TdvmcallItem extends ItemBase {

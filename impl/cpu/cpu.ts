@@ -1,0 +1,215 @@
+// The CPU: logical processors with their operating mode, the SEAMCALL and TDCALL
+// instructions, KeyID-tagged physical memory and the MSRs TDX reads.
+//
+// Instruction semantics follow the Intel SDM's SEAMCALL and TDCALL pseudocode:
+// outside VMX operation (or in SEAM) SEAMCALL is #UD; at CPL > 0 it is #GP(0); with
+// no TDX module loaded it fails with VMfailInvalid (RFLAGS.CF = 1) and the module is
+// not entered. TDCALL is #UD anywhere but SEAM VMX non-root, and #GP(0) at CPL > 0.
+import type { Spec } from "../spec/mod.ts";
+import { decodeBits } from "../spec/bits.ts";
+import { PhysicalMemory } from "./physical_memory.ts";
+import { MsrFile } from "./msrs.ts";
+import { type Registers, RFLAGS } from "./registers.ts";
+import type { GuestPort, GuestProgram, GuestRunResult } from "./guest_execution.ts";
+
+export type CpuMode = "legacy" | "vmx-root" | "vmx-non-root" | "seam-root" | "seam-non-root";
+
+/** How an instruction ended, as software sees it. */
+export type InstructionOutcome =
+  | { kind: "completed" }
+  | { kind: "#UD" }
+  | { kind: "#GP"; errorCode: 0 }
+  | { kind: "VMfailInvalid" };
+
+/** The SEAM software the CPU enters on SEAMCALL and TDCALL: the TDX module. */
+export interface SeamModule {
+  /** Runs a SEAMCALL in SEAM VMX root; reads and writes the caller's registers. */
+  seamcall(lp: LogicalProcessor, regs: Registers): void;
+  /** Runs a TDCALL from the TD on `lp`; reads and writes the guest's registers. */
+  tdcall(lp: LogicalProcessor, regs: Registers): void;
+}
+
+export class LogicalProcessor {
+  mode: CpuMode = "vmx-root";
+  cpl = 0;
+  rflags = 0x2n;
+  constructor(readonly id: number, readonly cpu: Cpu) {}
+}
+
+export interface PlatformConfig {
+  logicalProcessors: number;
+  maxPa: number;
+  /** KeyID bits in a physical address (IA32_TME_ACTIVATE.MK_TME_KEYID_BITS). */
+  keyIdBits: number;
+  sharedKeyIds: number;
+  privateKeyIds: number;
+}
+
+export const DEFAULT_PLATFORM: PlatformConfig = {
+  logicalProcessors: 4,
+  maxPa: 52,
+  keyIdBits: 6,
+  sharedKeyIds: 31,
+  privateKeyIds: 32,
+};
+
+export class Cpu {
+  readonly lps: LogicalProcessor[];
+  readonly memory: PhysicalMemory;
+  readonly msrs: MsrFile;
+  private module: SeamModule | undefined;
+  private rngBlocked = false;
+  /** Guest software of each TD, keyed by the physical address of its TDR. */
+  private readonly guestPrograms = new Map<bigint, GuestProgram>();
+  /** A vCPU's running guest, keyed by the physical address of its VMCS (the TDVPR). */
+  private readonly running = new Map<
+    bigint,
+    { gen: Generator<void, void, void>; port: { exit: boolean; lpId: number } }
+  >();
+  private rngCounter = 0n;
+
+  constructor(readonly spec: Spec, readonly config: PlatformConfig = DEFAULT_PLATFORM) {
+    this.msrs = new MsrFile(spec);
+    this.msrs.writeFields("IA32_MKTME_KEYID_PARTITIONING", {
+      NUM_MKTME_KIDS: BigInt(config.sharedKeyIds),
+      NUM_TDX_PRIV_KIDS: BigInt(config.privateKeyIds),
+    });
+    this.msrs.writeFields("IA32_TME_ACTIVATE", {
+      LOCK: 1n,
+      TME_ENABLE: 1n,
+      MK_TME_KEYID_BITS: BigInt(config.keyIdBits),
+      ALGS_AES_XTS_128_WITH_INTEGRITY: 1n,
+    });
+    this.memory = new PhysicalMemory(config.maxPa, config.keyIdBits, (k) => this.isPrivateKeyId(k));
+    this.lps = Array.from(
+      { length: config.logicalProcessors },
+      (_, i) => new LogicalProcessor(i, this),
+    );
+  }
+
+  /** Private KeyIDs come from the partitioning MSR: the ones above the shared range. */
+  isPrivateKeyId(keyId: number): boolean {
+    const { fields } = decodeBits(
+      this.spec.bitfield("IA32_MKTME_KEYID_PARTITIONING").fields,
+      this.msrs.readNamed("IA32_MKTME_KEYID_PARTITIONING") ?? 0n,
+    );
+    const shared = Number(fields.NUM_MKTME_KIDS);
+    return keyId > shared && keyId <= shared + Number(fields.NUM_TDX_PRIV_KIDS);
+  }
+
+  /** The SEAM loader's job: install the TDX module in SEAM range memory. */
+  loadModule(module: SeamModule | undefined): void {
+    this.module = module;
+  }
+  get moduleLoaded(): boolean {
+    return this.module !== undefined;
+  }
+
+  seamcall(lpId: number, regs: Registers): InstructionOutcome {
+    const lp = this.lps[lpId];
+    if (!lp) throw new RangeError(`no logical processor ${lpId}`);
+    if (lp.mode !== "vmx-root") return { kind: "#UD" };
+    if (lp.cpl > 0) return { kind: "#GP", errorCode: 0 };
+    if (!this.module) {
+      lp.rflags |= RFLAGS.CF;
+      return { kind: "VMfailInvalid" };
+    }
+    lp.rflags &= ~(RFLAGS.CF | RFLAGS.ZF);
+    lp.mode = "seam-root";
+    try {
+      this.module.seamcall(lp, regs);
+    } finally {
+      lp.mode = "vmx-root";
+    }
+    return { kind: "completed" };
+  }
+
+  tdcall(lpId: number, regs: Registers): InstructionOutcome {
+    const lp = this.lps[lpId];
+    if (!lp) throw new RangeError(`no logical processor ${lpId}`);
+    if (lp.mode !== "seam-non-root") return { kind: "#UD" };
+    if (lp.cpl > 0) return { kind: "#GP", errorCode: 0 };
+    lp.mode = "seam-root";
+    try {
+      this.module!.tdcall(lp, regs);
+    } finally {
+      lp.mode = "seam-non-root";
+    }
+    return { kind: "completed" };
+  }
+
+  /**
+   * Installs the software a TD runs. A real CPU executes it from TD memory; the model
+   * binds it to the TD when the VMM loads the image.
+   */
+  attachGuestProgram(tdr: bigint, program: GuestProgram): void {
+    this.guestPrograms.set(tdr, program);
+  }
+
+  /**
+   * VM entry into a TD vCPU (SEAM root to SEAM non-root): runs its guest until it asks
+   * for a TD exit or its program ends. Called by the module's TDH.VP.ENTER.
+   */
+  vmEnter(lp: LogicalProcessor, vmcs: bigint, tdr: bigint, vcpuIndex: number): GuestRunResult {
+    let r = this.running.get(vmcs);
+    if (!r) {
+      const program = this.guestPrograms.get(tdr);
+      if (!program) return { kind: "halted" };
+      const state = { exit: false, lpId: lp.id };
+      const port: GuestPort = {
+        get lpId() {
+          return state.lpId;
+        },
+        vcpuIndex,
+        tdcall: (regs) => this.tdcall(state.lpId, regs),
+        get exitRequested() {
+          return state.exit;
+        },
+      };
+      r = { gen: program(port), port: state };
+      this.running.set(vmcs, r);
+    }
+    r.port.exit = false;
+    r.port.lpId = lp.id;
+    lp.mode = "seam-non-root";
+    let step: IteratorResult<void, void>;
+    try {
+      step = r.gen.next();
+    } finally {
+      lp.mode = "seam-root";
+    }
+    if (step.done) {
+      this.running.delete(vmcs);
+      return { kind: "halted" };
+    }
+    return { kind: "tdvmcall" };
+  }
+
+  /** The module's request, during a TDCALL, to exit the TD once the TDCALL returns. */
+  requestTdExit(lp: LogicalProcessor): void {
+    for (const r of this.running.values()) if (r.port.lpId === lp.id) r.port.exit = true;
+  }
+
+  /** Forgets a vCPU's guest state (the vCPU was torn down). */
+  discardGuest(vmcs: bigint): void {
+    this.running.delete(vmcs);
+  }
+
+  /**
+   * RDSEED/RDRAND as SEAM uses them. The model is deterministic (a counter through
+   * SHA-384 by the caller) so that vectors are reproducible; `blockRng` makes it
+   * report no entropy, as an exhausted DRNG does.
+   */
+  rdrand64(): bigint | undefined {
+    if (this.rngBlocked) return undefined;
+    this.rngCounter += 1n;
+    // splitmix64 of the counter: deterministic, well spread.
+    let z = (this.rngCounter * 0x9E3779B97F4A7C15n) & 0xFFFF_FFFF_FFFF_FFFFn;
+    z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & 0xFFFF_FFFF_FFFF_FFFFn;
+    z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & 0xFFFF_FFFF_FFFF_FFFFn;
+    return z ^ (z >> 31n);
+  }
+  blockRng(blocked: boolean): void {
+    this.rngBlocked = blocked;
+  }
+}

@@ -1,0 +1,92 @@
+// The TDX module as the CPU sees it: SEAM software entered on SEAMCALL and TDCALL.
+import type { Spec } from "../spec/mod.ts";
+import type { Cpu, LogicalProcessor, SeamModule } from "../cpu/cpu.ts";
+import type { Registers } from "../cpu/registers.ts";
+import type { Completion } from "./completion.ts";
+import { dispatch, LeafTable } from "./dispatch.ts";
+import type { LeafHandler } from "./leaf_context.ts";
+import { ModuleState } from "./state.ts";
+import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from "./leaves/registry.ts";
+
+export interface CallRecord {
+  kind: "seamcall" | "tdcall";
+  lp: number;
+  leaf: number;
+  completion: Completion;
+}
+
+export class TdxModule implements SeamModule {
+  readonly state: ModuleState;
+  private readonly seamcalls: LeafTable;
+  private readonly tdcalls: LeafTable;
+  /** The last completion of each kind, for tests and traces. */
+  last?: CallRecord;
+  /** Observers of every call (tracing, vectors). */
+  readonly observers: ((r: CallRecord) => void)[] = [];
+
+  constructor(
+    readonly spec: Spec,
+    readonly cpu: Cpu,
+    private readonly handlers: {
+      seamcall: ReadonlyMap<string, LeafHandler>;
+      tdcall: ReadonlyMap<string, LeafHandler>;
+    } = { seamcall: SEAMCALL_HANDLERS, tdcall: TDCALL_HANDLERS },
+    seed?: Uint8Array<ArrayBuffer>,
+  ) {
+    this.state = new ModuleState(seed);
+    this.seamcalls = new LeafTable(spec, "seamcall");
+    this.tdcalls = new LeafTable(spec, "tdcall");
+  }
+
+  seamcall(lp: LogicalProcessor, regs: Registers): void {
+    const leaf = Number(regs.RAX & 0xFFFFn);
+    const c = dispatch(
+      this.spec,
+      this.seamcalls,
+      this.handlers.seamcall,
+      this.cpu,
+      lp,
+      this.state,
+      regs,
+    );
+    regs.RAX = c.status;
+    this.record({ kind: "seamcall", lp: lp.id, leaf, completion: c });
+  }
+
+  tdcall(lp: LogicalProcessor, regs: Registers): void {
+    const leaf = Number(regs.RAX & 0xFFFFn);
+    const c = dispatch(
+      this.spec,
+      this.tdcalls,
+      this.handlers.tdcall,
+      this.cpu,
+      lp,
+      this.state,
+      regs,
+    );
+    regs.RAX = c.status;
+    this.record({ kind: "tdcall", lp: lp.id, leaf, completion: c });
+  }
+
+  private record(r: CallRecord) {
+    this.last = r;
+    for (const o of this.observers) o(r);
+  }
+
+  /** Which leaves the reference models, for the capability list. */
+  capabilities(): { seamcall: string[]; tdcall: string[]; notImplemented: string[] } {
+    const has = (
+      m: ReadonlyMap<string, LeafHandler>,
+      items: Iterable<{ name: string; implemented?: boolean }>,
+    ) =>
+      [...items].filter((l) => m.has(l.name) && l.implemented !== false).map((l) => l.name).sort();
+    const seam = has(this.handlers.seamcall, this.spec.seamcalls.values());
+    const td = has(this.handlers.tdcall, this.spec.tdcalls.values());
+    const all = [...this.spec.seamcalls.keys(), ...this.spec.tdcalls.keys()];
+    return {
+      seamcall: seam,
+      tdcall: td,
+      notImplemented: all.filter((n) => !seam.includes(n) && !td.includes(n)).sort(),
+    };
+  }
+}
