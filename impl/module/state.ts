@@ -126,6 +126,8 @@ export class ModuleState {
   readonly kot = new Map<number, string>();
   readonly tds = new Map<bigint, TdState>();
   readonly vcpus = new Map<bigint, VcpuState>();
+  /** The vCPU (its TDVPR address) each logical processor is running, while in a TD. */
+  readonly lpCurrentVcpu = new Map<number, bigint>();
   /** Key used for REPORTMACSTRUCT MACs (model-defined: the real key is not public). */
   readonly reportMacKey: Uint8Array;
 
