@@ -425,6 +425,13 @@ function checkMetadataEncoding(located: Located[], report: Report) {
     const it = loc.item;
     if (it.kind !== "metadata") continue;
     const id = parseHex(it.field_id);
+    if (it.num_fields !== undefined && it.elements % it.num_fields !== 0) {
+      report(
+        loc,
+        "/num_fields",
+        `${it.elements} elements do not split into ${it.num_fields} fields`,
+      );
+    }
     if (sizeBits) {
       const code = get(id, sizeBits);
       if (1n << code !== BigInt(it.element_size)) {

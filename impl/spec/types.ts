@@ -156,8 +156,19 @@ export interface MetadataItem extends ItemBase {
   field_id: string;
   element_size: 1 | 2 | 4 | 8;
   elements: number;
+  /** Fields of an array field (default 1); elements / num_fields elements each. */
+  num_fields?: number;
   host_access: string;
   guest_access: string;
+  /** Partial read/write masks (hex) where the access classes do not say it all. */
+  masks?: Partial<
+    Record<
+      "host_read" | "host_write" | "debug_read" | "debug_write" | "guest_read" | "guest_write",
+      string
+    >
+  >;
+  /** Writes must cover every writable bit (TDX_METADATA_WR_MASK_NOT_VALID otherwise). */
+  full_write_only?: boolean;
   bitfield?: string;
   enum?: string;
   linux?: { symbol: string; path: string };

@@ -69,7 +69,7 @@ function header(loc: Located, title: string): string {
   if (it.stability === "provisional") {
     lines.push(`> **Provisional.** ${it.provisional_reason ?? ""}`, "");
   }
-  lines.push(it.description.trim(), "");
+  lines.push(it.description.trim(), "", "");
   return lines.join("\n");
 }
 
