@@ -6,11 +6,21 @@
 // no TDX module loaded it fails with VMfailInvalid (RFLAGS.CF = 1) and the module is
 // not entered. TDCALL is #UD anywhere but SEAM VMX non-root, and #GP(0) at CPL > 0.
 import type { Spec } from "../spec/mod.ts";
-import { decodeBits } from "../spec/bits.ts";
+import { decodeBits, encodeBits } from "../spec/bits.ts";
 import { PhysicalMemory } from "./physical_memory.ts";
 import { MsrFile } from "./msrs.ts";
 import { type Registers, RFLAGS } from "./registers.ts";
 import type { GuestPort, GuestProgram, GuestRunResult } from "./guest_execution.ts";
+import {
+  DEFAULT_PLATFORM,
+  type MemoryRange,
+  type PlatformConfig,
+  resolvePlatform,
+  type ResolvedPlatform,
+  type SmrrConfig,
+} from "./platform_config.ts";
+import { CpuidModel } from "./cpuid.ts";
+import { setPlatformMsrs } from "./platform_msrs.ts";
 
 export type CpuMode = "legacy" | "vmx-root" | "vmx-non-root" | "seam-root" | "seam-non-root";
 
@@ -33,30 +43,23 @@ export class LogicalProcessor {
   mode: CpuMode = "vmx-root";
   cpl = 0;
   rflags = 0x2n;
+  /** MSRs whose value on this LP differs from the platform's (thread- or core-scope MSRs). */
+  readonly msrOverrides = new Map<bigint, bigint>();
+  /** SEAMOPS capabilities this LP reports, when it differs from the platform's. */
+  seamCapabilities?: bigint;
   constructor(readonly id: number, readonly cpu: Cpu) {}
 }
 
-export interface PlatformConfig {
-  logicalProcessors: number;
-  maxPa: number;
-  /** KeyID bits in a physical address (IA32_TME_ACTIVATE.MK_TME_KEYID_BITS). */
-  keyIdBits: number;
-  sharedKeyIds: number;
-  privateKeyIds: number;
-}
-
-export const DEFAULT_PLATFORM: PlatformConfig = {
-  logicalProcessors: 4,
-  maxPa: 52,
-  keyIdBits: 6,
-  sharedKeyIds: 31,
-  privateKeyIds: 32,
-};
+export type { MemoryRange, PlatformConfig, ResolvedPlatform, SmrrConfig };
+export { DEFAULT_PLATFORM };
 
 export class Cpu {
   readonly lps: LogicalProcessor[];
   readonly memory: PhysicalMemory;
   readonly msrs: MsrFile;
+  /** The platform facts with defaults filled in. */
+  readonly platform: ResolvedPlatform;
+  readonly cpuid: CpuidModel;
   private module: SeamModule | undefined;
   private rngBlocked = false;
   /** Guest software of each TD, keyed by the physical address of its TDR. */
@@ -69,7 +72,9 @@ export class Cpu {
   private rngCounter = 0n;
 
   constructor(readonly spec: Spec, readonly config: PlatformConfig = DEFAULT_PLATFORM) {
+    this.platform = resolvePlatform(config);
     this.msrs = new MsrFile(spec);
+    setPlatformMsrs(this.msrs, this.platform);
     this.msrs.writeFields("IA32_MKTME_KEYID_PARTITIONING", {
       NUM_MKTME_KIDS: BigInt(config.sharedKeyIds),
       NUM_TDX_PRIV_KIDS: BigInt(config.privateKeyIds),
@@ -84,6 +89,54 @@ export class Cpu {
     this.lps = Array.from(
       { length: config.logicalProcessors },
       (_, i) => new LogicalProcessor(i, this),
+    );
+    this.cpuid = new CpuidModel(spec, this.platform);
+  }
+
+  private lp(lpId: number): LogicalProcessor {
+    const lp = this.lps[lpId];
+    if (!lp) throw new RangeError(`no logical processor ${lpId}`);
+    return lp;
+  }
+
+  /** RDMSR on one LP: its own value if it has one, else the platform's (undefined: #GP). */
+  rdmsr(lpId: number, index: bigint): bigint | undefined {
+    return this.lp(lpId).msrOverrides.get(index) ?? this.msrs.read(index);
+  }
+  rdmsrNamed(lpId: number, name: string): bigint | undefined {
+    return this.rdmsr(lpId, this.msrs.index(name));
+  }
+  /** Gives one LP its own value of an MSR (a misconfigured or inconsistent LP). */
+  setLpMsr(lpId: number, name: string, value: bigint): void {
+    this.lp(lpId).msrOverrides.set(this.msrs.index(name), value);
+  }
+
+  /** CPUID on one LP. */
+  cpuidOn(lpId: number, leaf: number, subleaf = 0): {
+    eax: number;
+    ebx: number;
+    ecx: number;
+    edx: number;
+  } {
+    this.lp(lpId);
+    return this.cpuid.read(lpId, leaf, subleaf);
+  }
+
+  /** SEAMOPS leaf 0 on one LP (bitfield SEAMOPS_CAPABILITIES). */
+  seamopsCapabilities(lpId: number): bigint {
+    return this.lp(lpId).seamCapabilities ?? this.platform.seamCapabilities;
+  }
+
+  /** Whether a host event is pending on the LP (IA32_INTR_PENDING not 0). */
+  hostInterruptPending(lpId: number): boolean {
+    return (this.rdmsrNamed(lpId, "IA32_INTR_PENDING") ?? 0n) !== 0n;
+  }
+  /** Makes a host interrupt pending (or not) on one LP, for interruptible SEAMCALLs. */
+  pendHostInterrupt(lpId: number, pending: boolean): void {
+    this.setLpMsr(
+      lpId,
+      "IA32_INTR_PENDING",
+      pending ? encodeBits(this.spec.bitfield("IA32_INTR_PENDING").fields, { INTR: 1n }) : 0n,
     );
   }
 

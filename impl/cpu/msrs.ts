@@ -1,6 +1,6 @@
 // The MSRs of the modelled platform, addressed by the indices in spec/enum/msr_index.yaml.
 import type { Spec } from "../spec/mod.ts";
-import { encodeBits } from "../spec/bits.ts";
+import { decodeBits, encodeBits } from "../spec/bits.ts";
 
 export class MsrFile {
   private readonly values = new Map<bigint, bigint>();
@@ -23,7 +23,15 @@ export class MsrFile {
     this.write(this.index(name), value);
   }
   /** Writes an MSR from its named bit fields, using the bitfield item of the same name. */
-  writeFields(name: string, fields: Record<string, bigint>): void {
-    this.writeNamed(name, encodeBits(this.spec.bitfield(name).fields, fields));
+  writeFields(name: string, fields: Record<string, bigint>, layout = name): void {
+    this.writeNamed(name, this.encode(layout, fields));
+  }
+  /** A value from named bit fields of the bitfield item `layout`. */
+  encode(layout: string, fields: Record<string, bigint>): bigint {
+    return encodeBits(this.spec.bitfield(layout).fields, fields);
+  }
+  /** The named bit fields of an MSR value, by the bitfield item `layout`. */
+  decode(layout: string, value: bigint): Record<string, bigint> {
+    return decodeBits(this.spec.bitfield(layout).fields, value).fields;
   }
 }

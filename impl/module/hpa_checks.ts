@@ -41,7 +41,8 @@ export function checkAndLockHpa(
   if (!inTdmr(ctx, pa)) return { fail: ctx.status("TDX_OPERAND_ADDR_RANGE_ERROR", operand) };
   const busy = ctx.lock(lockKey.page(pa), check.lock, operand);
   if (busy) return { fail: busy };
-  const entry = ctx.state.pamt.get(pa);
+  // A 4 KiB address inside a TD's large page belongs to that page, not to a free 4 KiB one.
+  const entry = ctx.state.pamt.leaf(pa).entry;
   if (entry.pageType !== check.expectedType || entry.level !== (check.level ?? 0)) {
     return { fail: ctx.status("TDX_PAGE_METADATA_INCORRECT", operand) };
   }

@@ -76,4 +76,8 @@ export const lockKey = {
   sept: (tdr: bigint, gpa: bigint, level: number) =>
     `sept:${tdr.toString(16)}:${gpa.toString(16)}:${level}`,
   global: () => "global",
+  /** The TD's Secure EPT tree lock (operand SEPT_TREE). */
+  septTree: (tdr: bigint) => `septtree:${tdr.toString(16)}`,
+  /** The TD's epoch lock TDH.MEM.TRACK takes (operand TD_EPOCH). */
+  tdEpoch: (tdr: bigint) => `epoch:${tdr.toString(16)}`,
 };

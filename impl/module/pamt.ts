@@ -21,6 +21,20 @@ export class Pamt {
     return this.entries.get(pa >> 12n) ?? NDA;
   }
 
+  /**
+   * The entry of the page containing `pa`: the 1 GiB or 2 MiB page that covers it when
+   * there is one (its entry sits on the large page's first 4 KiB), else its own 4 KiB entry.
+   */
+  leaf(pa: bigint): { base: bigint; entry: Readonly<PamtEntry> } {
+    for (const level of [2, 1]) {
+      const base = pa & ~((4096n << BigInt(9 * level)) - 1n);
+      const e = this.entries.get(base >> 12n);
+      if (e && e.level === level) return { base, entry: e };
+    }
+    const base = pa & ~0xFFFn;
+    return { base, entry: this.get(base) };
+  }
+
   set(pa: bigint, entry: PamtEntry): void {
     if (entry.pageType === "PT_NDA") this.entries.delete(pa >> 12n);
     else this.entries.set(pa >> 12n, { ...entry });

@@ -2,8 +2,11 @@
 // ownership table, and every TD and vCPU. State names are the enum value names of
 // the spec (SYS_STATE, TD_LIFECYCLE_STATE, OP_STATE, KOT_ENTRY_STATE, PAGE_TYPE).
 import { createHash, type Hash } from "node:crypto";
+import type { Registers } from "../cpu/registers.ts";
 import { LockTable } from "./locks.ts";
 import { Pamt } from "./pamt.ts";
+import { defaultModuleProfile, type ModuleProfile } from "./module_profile.ts";
+import type { SampledPlatform } from "./platform_sample.ts";
 
 export interface Tdmr {
   base: bigint;
@@ -20,7 +23,7 @@ export interface Tdmr {
 }
 
 export interface SeptEntry {
-  /** SEPT_ENTRY_STATE name, e.g. SEPT_PRESENT, SEPT_BLOCKED, SEPT_PENDING, SEPT_FREE. */
+  /** SEPT_ENTRY_STATE value name, e.g. FREE, MAPPED, BLOCKED, PENDING, NL_MAPPED, L2_MAPPED. */
   state: string;
   /** Host physical address of the mapped page or the next-level SEPT page. */
   hpa: bigint;
@@ -31,6 +34,39 @@ export interface SeptEntry {
   attributes: bigint;
   /** TD epoch at which the entry was blocked. */
   blockedEpoch?: bigint;
+  /** L1 entries: bit n set when L2 VM n aliases the entry (impl/module/sept.ts). */
+  aliases?: number;
+  /** PENDING 2 MiB leaves: 4 KiB pages already zeroed by a partial TDG.MEM.PAGE.ACCEPT. */
+  acceptCounter?: number;
+}
+
+/**
+ * A guest's TDG.VP.VMCALL waiting for the host: left on the vCPU by the TDCALL handler
+ * when it asks for the TD exit, consumed by TDH.VP.ENTER. `regs` is the guest's live
+ * register file (the TDCALL's own Registers object); `mask` is the guest's RCX: GPR
+ * select bitmap in bits 15:0 (bit n = GPR n in RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+ * R8..R15 order), XMM select bitmap in bits 31:16.
+ */
+export interface PendingTdvmcall {
+  kind: "tdvmcall";
+  regs: Registers;
+  mask: bigint;
+}
+
+/**
+ * An EPT-violation TD exit a TDCALL caused instead of completing (a GPA operand whose
+ * Secure or shared EPT walk failed; TDG.MEM.PAGE.ACCEPT of a page not yet added). The
+ * guest's RAX still holds the leaf, so the TDCALL runs again after the host resolves
+ * the fault and re-enters. `level`/`state` say where the Secure EPT walk stopped;
+ * `accept` marks the ACCEPT-type extended exit qualification.
+ */
+export interface PendingEptViolation {
+  kind: "ept-violation";
+  gpa: bigint;
+  shared: boolean;
+  level: number;
+  state?: string;
+  accept?: { level: number };
 }
 
 export interface VcpuState {
@@ -38,7 +74,7 @@ export interface VcpuState {
   tdr: bigint;
   tdcx: bigint[];
   /** VCPU_STATE per TDH.VP.CREATE / INIT / ENTER life cycle. */
-  state: "created" | "initialized" | "running" | "torn-down";
+  state: "created" | "initialized" | "running" | "torn-down" | "disabled";
   index: number;
   /** Logical processor the vCPU is associated with (TDH.VP.FLUSH clears it), or undefined. */
   associatedLp?: number;
@@ -51,7 +87,17 @@ export interface VcpuState {
   /** CPUID leaves the guest asked to get #VE for (TDG.VP.CPUIDVE.SET). */
   cpuidVe: { supervisor: boolean; user: boolean };
   /** The guest program's pending exit, while the vCPU is outside the TD. */
-  pendingExit?: unknown;
+  pendingExit?: PendingTdvmcall | PendingEptViolation;
+  /** LAST_TD_EXIT name of the vCPU's last TD exit (TDH.VP.INIT sets the fault-like one). */
+  lastTdExit?: string;
+  /** TSC at the last TD exit (TDH.VP.ENTER refuses a TSC that went backwards). */
+  lastExitTsc?: bigint;
+  /** x2APIC ID given to TDH.VP.INIT version 1. */
+  x2apicId?: bigint;
+  /** The vCPU's XFAM (the TD's, copied at TDH.VP.INIT). */
+  xfam?: bigint;
+  /** VM the vCPU last ran in: 0 = L1, 1-3 = L2 VMs. */
+  currVm?: number;
 }
 
 export interface TdState {
@@ -83,10 +129,41 @@ export interface TdState {
   /** SEPT entries keyed by `${level}:${gpa}` (gpa aligned to the level's size). */
   sept: Map<string, SeptEntry>;
   septRoot?: bigint;
+  /** L2 Secure EPT entries of L2 VM n at index n (1..3), keyed as `sept` (impl/module/sept.ts). */
+  l2Sept?: Map<string, SeptEntry>[];
+  /** SEPT entries (`${vm}:${level}:${gpa}`) a host-side operation found locked: guest lockers yield. */
+  septHostPriority?: Set<string>;
+  /** vCPUs inside the TD per epoch parity (TDH.VP.ENTER/exit), for TDH.MEM.TRACK (tlb_tracking.ts). */
+  epochRefcount?: [number, number];
   /** TD-scope metadata written with TDH.MNG.WR / TDG.VM.WR, by field id. */
   fields: Map<bigint, bigint>;
   /** vCPUs entered but not yet flushed, for TDH.MNG.VPFLUSHDONE. */
   vcpusAssociated: Set<bigint>;
+  /** TDR.FATAL: set by a non-recoverable TD exit; most leaves then answer TDX_TD_FATAL. */
+  fatal?: boolean;
+  /** TDR.CHLDCNT: pages (TDCX, TDVPR, TD pages, SEPT pages) owned by the TD. */
+  childCount?: number;
+  /** vCPUs initialised by TDH.VP.INIT (the next VCPU_INDEX). */
+  numVcpus?: number;
+  /** From TD_PARAMS at TDH.MNG.INIT. */
+  numL2Vms?: number;
+  configFlags?: bigint;
+  /** EPTP with the Secure EPT root inserted. */
+  eptp?: bigint;
+  tscFrequency?: number;
+  /** Random 256-bit TD_UUID generated by TDH.MNG.CREATE. */
+  uuid?: Uint8Array;
+  /** SERVTD_HASH computed at TDH.MR.FINALIZE. */
+  servtdHash?: Uint8Array;
+  /** Virtualised CPUID values by `${leaf}:${subleaf}` (subleaf -1 when none): [eax, ebx, ecx, edx]. */
+  cpuid?: Map<string, number[]>;
+  /** Virtual IA32_ARCH_CAPABILITIES set at TDH.MNG.INIT. */
+  ia32ArchCapabilities?: bigint;
+  /**
+   * The host's shared EPT as the module sees it: 4 KiB-aligned GPA (shared bit clear) to
+   * HPA (no KeyID). Absent: shared GPAs map one to one (the VMM's identity layout).
+   */
+  sharedEpt?: Map<bigint, bigint>;
 }
 
 export interface PlatformState {
@@ -107,6 +184,20 @@ export interface PlatformState {
   };
   /** Set by TDH.SYS.UPDATE until the new module is initialised. */
   updatePending: boolean;
+  /** Global metadata without special semantics, by element field id (impl/module/metadata.ts). */
+  mdFields: Map<bigint, bigint>;
+  /** Package of each initialised LP, from its x2APIC ID (TDH.SYS.LP.INIT). */
+  lpPackage: Map<number, number>;
+  /** What TDH.SYS.INIT sampled and checked (impl/module/platform_sample.ts). */
+  sampled?: SampledPlatform;
+  /** SYS_ATTRIBUTES given to TDH.SYS.INIT. */
+  sysAttributes: bigint;
+  /** TDH.PHYMEM.CACHE.WB progress per package: next cache sub-block and the HKIDs it serves. */
+  cacheWb: Map<number, { nextBlock: number; hkids: number[] }>;
+  /** TDH.EXT.INIT progress (pool pages initialised so far). */
+  extInitProgress: number;
+  /** TDH.QUOTE.INIT progress (steps done so far). */
+  quoteInitProgress: number;
 }
 
 export class ModuleState {
@@ -119,11 +210,26 @@ export class ModuleState {
     addOnFeatures: 0n,
     extensions: { memory: [], initialized: false, quoteInitialized: false },
     updatePending: false,
+    mdFields: new Map(),
+    lpPackage: new Map(),
+    sysAttributes: 0n,
+    cacheWb: new Map(),
+    extInitProgress: 0,
+    quoteInitProgress: 0,
   };
+  /** This module build's identity and the SEAM loader's view of it (impl/module/module_profile.ts). */
+  profile: ModuleProfile = defaultModuleProfile();
   readonly pamt = new Pamt();
   readonly locks = new LockTable();
   /** KOT_ENTRY_STATE name by HKID; absent means HKID_FREE. */
   readonly kot = new Map<number, string>();
+  /**
+   * Per HKID in HKID_FLUSHED, the packages on which TDH.PHYMEM.CACHE.WB has yet to write
+   * back caches (the KOT entry's WBINVD bitmap): TDH.MNG.VPFLUSHDONE fills it with every
+   * configured package, TDH.PHYMEM.CACHE.WB removes its package, TDH.MNG.KEY.FREEID
+   * needs it empty.
+   */
+  readonly kotWbinvdPending = new Map<number, Set<number>>();
   readonly tds = new Map<bigint, TdState>();
   readonly vcpus = new Map<bigint, VcpuState>();
   /** The vCPU (its TDVPR address) each logical processor is running, while in a TD. */

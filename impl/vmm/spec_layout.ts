@@ -32,3 +32,10 @@ export function readField(
   for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[base + offset + i]);
   return v;
 }
+
+/** Offset of a field, whatever its size (e.g. where a variable array starts). */
+export function fieldOffset(spec: Spec, struct: string, field: string): number {
+  const f = spec.struct(struct).fields.find((x) => x.name === field);
+  if (!f || f.offset === undefined) throw new Error(`struct ${struct} has no placed field ${field}`);
+  return f.offset;
+}

@@ -1,0 +1,75 @@
+// The spec coverage matrix: which spec items (and which status of which leaf) the
+// vectors check, and what no vector covers yet.
+import type { Spec } from "../impl/spec/mod.ts";
+import type { Vector } from "./vector_types.ts";
+
+export interface CoverageRow {
+  kind: string;
+  total: number;
+  covered: number;
+  uncovered: string[];
+}
+
+export function coverage(spec: Spec, vectors: Vector[]): CoverageRow[] {
+  const has = new Set<string>();
+  const pairs = new Set<string>();
+  for (const v of vectors) {
+    for (const c of v.covers) has.add(`${c.kind}:${c.scope ? `${c.scope}:` : ""}${c.name}`);
+    const leaves = v.covers.filter((c) => c.kind === "seamcall" || c.kind === "tdcall");
+    const statuses = v.covers.filter((c) => c.kind === "status");
+    for (const l of leaves) for (const s of statuses) pairs.add(`${l.name}|${s.name}`);
+  }
+  const rows: CoverageRow[] = [];
+  const add = (kind: string, names: string[], key: (n: string) => string) => {
+    const uncovered = names.filter((n) => !has.has(key(n))).sort();
+    rows.push({ kind, total: names.length, covered: names.length - uncovered.length, uncovered });
+  };
+  add("seamcall", [...spec.seamcalls.keys()], (n) => `seamcall:${n}`);
+  add("tdcall", [...spec.tdcalls.keys()], (n) => `tdcall:${n}`);
+  add("tdvmcall", [...spec.tdvmcalls.keys()], (n) => `tdvmcall:${n}`);
+  add("ioctl", [...spec.ioctls.keys()], (n) => `ioctl:${n}`);
+  add("kvm_tdx_command", [...spec.kvmTdxCommands.keys()], (n) => `kvm_tdx_command:${n}`);
+  add("struct", [...spec.structs.keys()], (n) => `struct:${n}`);
+  add(
+    "metadata",
+    [...spec.metadata.values()].map((m) => `${m.scope}:${m.name}`),
+    (n) => `metadata:${n}`,
+  );
+  add("guest_interface", [...spec.guestInterfaces.keys()], (n) => `guest_interface:${n}`);
+  // Every status each leaf lists, as a (leaf, status) pair.
+  const leafStatus: string[] = [];
+  for (const leaf of [...spec.seamcalls.values(), ...spec.tdcalls.values()]) {
+    for (const s of new Set(leaf.statuses.map((x) => x.status))) {
+      leafStatus.push(`${leaf.name}|${s}`);
+    }
+  }
+  const uncovered = leafStatus.filter((p) => !pairs.has(p)).sort();
+  rows.push({
+    kind: "leaf status",
+    total: leafStatus.length,
+    covered: leafStatus.length - uncovered.length,
+    uncovered,
+  });
+  return rows;
+}
+
+export function renderCoverage(rows: CoverageRow[], listLimit = 40): string {
+  const lines = ["spec coverage by vectors:", ""];
+  const w = Math.max(...rows.map((r) => r.kind.length));
+  for (const r of rows) {
+    const pct = r.total ? ((100 * r.covered) / r.total).toFixed(1) : "100.0";
+    lines.push(
+      `  ${r.kind.padEnd(w)}  ${String(r.covered).padStart(5)} / ${String(r.total).padEnd(5)} ${
+        pct.padStart(6)
+      }%`,
+    );
+  }
+  for (const r of rows.filter((r) => r.uncovered.length)) {
+    lines.push("", `not covered: ${r.kind} (${r.uncovered.length})`);
+    for (const u of r.uncovered.slice(0, listLimit)) lines.push(`  ${u}`);
+    if (r.uncovered.length > listLimit) {
+      lines.push(`  ... and ${r.uncovered.length - listLimit} more`);
+    }
+  }
+  return lines.join("\n");
+}
