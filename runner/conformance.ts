@@ -11,6 +11,7 @@ import { runVectors, type VectorResult } from "./run.ts";
 import { coverage, renderCoverage } from "./coverage.ts";
 import { type Report, REPORT_SCHEMA_ID } from "./reports/report_model.ts";
 import { writeReports } from "./reports/write_reports.ts";
+import { brief } from "./reports/summary_md.ts";
 import { makeProgress } from "./progress.ts";
 import type { Vector, VectorExecutor } from "./vector_types.ts";
 
@@ -223,9 +224,9 @@ function printFailures(results: VectorResult[]) {
     if (r.outcome === "fail") {
       const d = r.difference!;
       console.log(
-        `FAIL ${r.id} step ${r.step} (${r.op}): ${d.path} expected ${
-          JSON.stringify(d.expected)
-        }, got ${JSON.stringify(d.actual)}`,
+        `FAIL ${r.id} step ${r.step} (${r.op}): ${d.path} expected ${brief(d.expected)}, got ${
+          brief(d.actual)
+        }`,
       );
     } else if (r.outcome === "xpass") {
       console.log(`XPASS ${r.id}: listed as expected to fail (${r.expectFailReason ?? ""})`);

@@ -24,6 +24,8 @@ export interface AdapterOptions {
 
 type Line = { message?: Record<string, unknown>; garbage?: string; eof?: true };
 
+const START_TIMEOUT_MS = 30_000;
+
 export class AdapterError extends Error {
   override name = "AdapterError";
 }
@@ -44,7 +46,8 @@ export class ProcessAdapter {
 
   async start(): Promise<Ready> {
     this.child = new Deno.Command("sh", {
-      args: ["-c", this.command],
+      // exec: the adapter replaces the shell, so killing the child kills the adapter.
+      args: ["-c", `exec ${this.command}`],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -56,7 +59,8 @@ export class ProcessAdapter {
       this.readStderr(this.child.stderr),
     ]);
     await this.send({ type: "start", protocol: 1, suite: this.opts.suite });
-    const line = await this.next(this.opts.timeoutMs);
+    // Starting (an interpreter, loading the spec) may take longer than one vector.
+    const line = await this.next(Math.max(this.opts.timeoutMs, START_TIMEOUT_MS));
     const m = line.message;
     if (!m || m.type !== "ready") {
       await this.kill();
@@ -221,7 +225,8 @@ export class ProcessAdapter {
     try {
       await c.status;
     } catch { /* ignore */ }
-    await this.readers;
+    // A grandchild the adapter spawned may keep the pipes open: don't wait on it forever.
+    await Promise.race([this.readers, new Promise((r) => setTimeout(r, 1000))]);
   }
 
   async stop() {

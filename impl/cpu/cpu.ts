@@ -62,6 +62,9 @@ export class Cpu {
   readonly cpuid: CpuidModel;
   private module: SeamModule | undefined;
   private rngBlocked = false;
+  /** The MKTME key table of each package: KeyID to key. */
+  private readonly keyTables = new Map<number, Map<number, bigint>>();
+  private readonly keyTableBusy = new Set<number>();
   /** Guest software of each TD, keyed by the physical address of its TDR. */
   private readonly guestPrograms = new Map<bigint, GuestProgram>();
   /** A vCPU's running guest, keyed by the physical address of its VMCS (the TDVPR). */
@@ -119,12 +122,56 @@ export class Cpu {
     edx: number;
   } {
     this.lp(lpId);
-    return this.cpuid.read(lpId, leaf, subleaf);
+    const v = this.cpuid.read(lpId, leaf, subleaf);
+    // IA32_MISC_ENABLE "limit CPUID maxval" caps the highest basic leaf reported at 2.
+    const misc = this.rdmsrNamed(lpId, "IA32_MISC_ENABLE") ?? 0n;
+    const limit = this.msrs.decode("IA32_MISC_ENABLE", misc).LIMIT_CPUID_MAXVAL === 1n;
+    if (limit && leaf === Number(this.spec.enumValue("CPUID_LEAF", "MAX_BASIC"))) {
+      v.eax = Math.min(v.eax, 2);
+    }
+    return v;
   }
 
   /** SEAMOPS leaf 0 on one LP (bitfield SEAMOPS_CAPABILITIES). */
   seamopsCapabilities(lpId: number): bigint {
     return this.lp(lpId).seamCapabilities ?? this.platform.seamCapabilities;
+  }
+
+  /** The package an LP sits in. */
+  packageOf(lpId: number): number {
+    this.lp(lpId);
+    return this.platform.lpPackages[lpId];
+  }
+
+  /**
+   * PCONFIG's MKTME_KEY_PROGRAM of a CPU-generated random key for `keyId` on the LP's
+   * package. "busy" when another PCONFIG holds the package's key table (see
+   * `setKeyTableBusy`), "entropy" when the random-number generator gives no key.
+   */
+  pconfigRandomKey(lpId: number, keyId: number): "ok" | "busy" | "entropy" {
+    const pkg = this.packageOf(lpId);
+    if (this.keyTableBusy.has(pkg)) return "busy";
+    if (this.rngBlocked) return "entropy";
+    let table = this.keyTables.get(pkg);
+    if (!table) this.keyTables.set(pkg, table = new Map());
+    table.set(keyId, this.rdrand64()!);
+    return "ok";
+  }
+  /** PCONFIG clears a KeyID's key on the LP's package (MKTME_KEY_CLEAR_KEY). */
+  pconfigClearKey(lpId: number, keyId: number): "ok" | "busy" {
+    const pkg = this.packageOf(lpId);
+    if (this.keyTableBusy.has(pkg)) return "busy";
+    this.keyTables.get(pkg)?.delete(keyId);
+    return "ok";
+  }
+  /** Whether a key is programmed for `keyId` on a package. */
+  keyProgrammed(pkg: number, keyId: number): boolean {
+    return this.keyTables.get(pkg)?.has(keyId) ?? false;
+  }
+  /** Models a PCONFIG in flight on a package (its key table is busy). */
+  setKeyTableBusy(pkg: number, busy: boolean): void {
+    if (busy) this.keyTableBusy.add(pkg);
+    else this.keyTableBusy.delete(pkg);
   }
 
   /** Whether a host event is pending on the LP (IA32_INTR_PENDING not 0). */

@@ -135,6 +135,27 @@ export class CpuidModel {
       ecx: 0,
       edx: 0,
     });
+    // XSAVE: user components x87, SSE, AVX, AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM), PKRU,
+    // AMX (XTILECFG, XTILEDATA); supervisor components PT, CET_U, CET_S. Sub-leaf n >= 2
+    // gives component n's size (EAX) and offset (EBX).
+    const xsave = L("XSAVE_STATE");
+    this.set(xsave, 0, { eax: 0x602E7, ebx: 0x2B00, ecx: 0x2B00, edx: 0 });
+    this.set(xsave, 1, { eax: 0x1F, ebx: 0x2C00, ecx: 0x1900, edx: 0 });
+    const components: [number, number, number, number][] = [
+      [2, 256, 576, 0],
+      [5, 64, 1088, 0],
+      [6, 512, 1152, 0],
+      [7, 1024, 1664, 0],
+      [8, 128, 0, 1],
+      [9, 8, 2688, 0],
+      [11, 16, 0, 1],
+      [12, 24, 0, 1],
+      [17, 64, 2752, 2],
+      [18, 8192, 2816, 6],
+    ];
+    for (const [n, size, offset, ecx] of components) {
+      this.set(xsave, n, { eax: size, ebx: offset, ecx, edx: 0 });
+    }
     // TSC = crystal (25 MHz) * EBX / EAX.
     this.set(L("TSC_CRYSTAL"), ANY, { eax: 2, ebx: 168, ecx: 25_000_000, edx: 0 });
     this.set(L("MAX_EXTENDED"), ANY, { eax: L("ADDRESS_SIZES"), ebx: 0, ecx: 0, edx: 0 });

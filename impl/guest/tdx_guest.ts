@@ -153,7 +153,7 @@ export class TdxGuestDriver {
     const inFlight = spec.enumValue("GETQUOTE_STATUS", "GET_QUOTE_IN_FLIGHT");
     const header = this.readQuoteHeader();
     if (header.status === inFlight) return err("EBUSY");
-    if (inblob.length !== (spec.struct("tdx_report_req").fields[0].size ?? 0)) return err("EINVAL");
+    if (inblob.length !== reportDataSize(spec)) return err("EINVAL");
     const tdreportSize = spec.struct("TDREPORT_STRUCT").size as number;
     this.k.memory.write(this.quoteBuffer, new Uint8Array(GET_QUOTE_BUF_SIZE));
     this.k.memory.write(
@@ -199,6 +199,11 @@ export class TdxGuestDriver {
     ).value;
     return { status: v.status as bigint, in_len: v.in_len as number, out_len: v.out_len as number };
   }
+}
+
+/** REPORTDATA's size (TDX_REPORTDATA_LEN): what an inblob must be for tdx_guest. */
+export function reportDataSize(spec: Spec): number {
+  return spec.struct("REPORTMACSTRUCT").fields.find((f) => f.name === "report_data")!.size!;
 }
 
 /** TDG.MR.REPORT into `tdreport` over the REPORTDATA at `reportdata` (subtype 0). */

@@ -10,7 +10,6 @@
 import { decodeBits } from "../spec/bits.ts";
 import type { Completion } from "./completion.ts";
 import type { LeafContext } from "./leaf_context.ts";
-import { lockKey } from "./locks.ts";
 import { catalog, type MdContext } from "./metadata.ts";
 import { septGeometry, translateGpa } from "./sept.ts";
 import { traits } from "./sept_states.ts";
@@ -159,5 +158,3 @@ export function mapGuest(
 export function rtmrLock(td: TdState): string {
   return `rtmr:${td.tdr.toString(16)}`;
 }
-
-export { lockKey };

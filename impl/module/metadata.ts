@@ -453,7 +453,7 @@ export function mdWrite(
 
 // ---------------------------------------------------------------- iteration
 
-function accessible(c: MdContext, field: MdField, access: MdAccess, forWrite: boolean): boolean {
+function accessible(field: MdField, access: MdAccess, forWrite: boolean): boolean {
   const m = accessMasks(field, access);
   return forWrite ? m.write !== 0n : m.read !== 0n;
 }
@@ -483,7 +483,7 @@ function nextId(
   }
   for (; fi < fields.length; fi++, flat = 0) {
     const f = fields[fi];
-    if (flat >= f.item.elements || !accessible(c, f, access, forWrite)) continue;
+    if (flat >= f.item.elements || !accessible(f, access, forWrite)) continue;
     for (; flat < f.item.elements; flat += byField ? f.elementsPerField : 1) {
       const el = cat.element(f, flat);
       if (exists(c, el)) return el.id;

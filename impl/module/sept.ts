@@ -189,7 +189,13 @@ export function translateGpa(spec: Spec, td: TdState, gpa: bigint): Translation 
   const w = walkToLeaf(spec, td, g, gpa);
   if (!w.reached) return { ok: false, state: w.entry.state, level: w.level, entry: w.entry };
   const offset = gpa & (levelSize(w.level) - 1n);
-  return { ok: true, hpa: w.entry.hpa + offset, state: w.entry.state, level: w.level, entry: w.entry };
+  return {
+    ok: true,
+    hpa: w.entry.hpa + offset,
+    state: w.entry.state,
+    level: w.level,
+    entry: w.entry,
+  };
 }
 
 // ---------------------------------------------------------------------------------
@@ -207,7 +213,7 @@ export function archEntry(spec: Spec, e: SeptEntry, opts: { debug?: boolean } = 
     return encodeBits(fields, v);
   }
   const v: Record<string, bigint> = {
-    mt: spec.enumValue("EPT_MEMORY_TYPE", "WB"),
+    mt: spec.enumValue("ept_memory_type", "WB"),
     ipat: 1n,
     ps: 1n,
     // A partially accepted 2 MiB page keeps its accept counter in the low HPA bits.

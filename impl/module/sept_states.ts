@@ -136,3 +136,11 @@ export const TLB_TRACKING_OP_STATES: ReadonlySet<string> = new Set([
   "OP_STATE_LIVE_EXPORT",
   "OP_STATE_LIVE_IMPORT",
 ]);
+
+/** OP_STATE values with an import in progress: a removed leaf becomes REMOVED, not FREE. */
+export const IMPORT_IN_PROGRESS_OP_STATES: ReadonlySet<string> = new Set([
+  "OP_STATE_MEMORY_IMPORT",
+  "OP_STATE_STATE_IMPORT",
+  "OP_STATE_POST_IMPORT",
+  "OP_STATE_LIVE_IMPORT",
+]);

@@ -21,6 +21,7 @@ import {
 import { TLB_TRACKING_OP_STATES, traits } from "./sept_states.ts";
 import type { SeptEntry, TdState } from "./state.ts";
 import { isTlbTracked } from "./tlb_tracking.ts";
+import { checkTdr, checkTdState } from "./td_gate.ts";
 
 export type Step<T> = { fail: Completion; value?: undefined } | { fail?: undefined; value: T };
 
@@ -160,4 +161,29 @@ export function hostInterruptPending(ctx: LeafContext): boolean {
 /** The TD's child count (TDR.CHLDCNT) moves by `n` pages. */
 export function addChildren(td: TdState, n: number): void {
   td.childCount = (td.childCount ?? 0) + n;
+}
+
+/** "By default, no extended error code is returned": RCX and RDX start at 0. */
+export function clearEntryOutputs(ctx: LeafContext): void {
+  ctx.out(entryOutput(ctx), 0n);
+  ctx.out("sept_level_and_state", 0n);
+}
+
+/** Writes a TD's result page address into its output (RCX) on success. */
+export function outEntryRegister(ctx: LeafContext, value: bigint): void {
+  ctx.out(entryOutput(ctx), value);
+}
+
+/** The checks TDH.MEM.* leaves open with: TDR operand, TD state (shared OP_STATE lock). */
+export function openTd(
+  ctx: LeafContext,
+  tdrPa: bigint,
+  tdrOperand: string,
+  tdrLock: LockMode,
+  opStateLock: LockMode | undefined,
+): Step<TdState> {
+  const r = checkTdr(ctx, tdrPa, tdrOperand, tdrLock);
+  if (r.fail) return r;
+  const fail = checkTdState(ctx, r.value, opStateLock);
+  return fail ? { fail } : r;
 }

@@ -7,6 +7,7 @@ import { LockTable } from "./locks.ts";
 import { Pamt } from "./pamt.ts";
 import { defaultModuleProfile, type ModuleProfile } from "./module_profile.ts";
 import type { SampledPlatform } from "./platform_sample.ts";
+import type { ReportTcb } from "./report.ts";
 
 export interface Tdmr {
   base: bigint;
@@ -69,6 +70,27 @@ export interface PendingEptViolation {
   accept?: { level: number };
 }
 
+/**
+ * Any other asynchronous TD exit raised while the guest ran: by a TDCALL the module ends
+ * with a TD exit (TDG.MR.REPORT finding corrupted metadata, a host-priority busy
+ * timeout), or by the CPU on the guest's behalf (a VM exit: triple fault, interrupt,
+ * machine check, notification...). `status` is the TD-exit status name (TDX_SUCCESS for
+ * an ordinary exit, TDX_NON_RECOVERABLE_* ...), `reason` a VMX_EXIT_REASON name; the
+ * other fields are what TDH.VP.ENTER returns in RCX, RDX, R8 and R9. `regs` is the
+ * guest's register file of the TDCALL a trap-like exit interrupted (the next entry may
+ * set the host-recoverability hint in its RAX).
+ */
+export interface PendingAsyncExit {
+  kind: "async";
+  status: string;
+  reason: string;
+  qualification?: bigint;
+  extQualification?: bigint;
+  gpa?: bigint;
+  interruptionInfo?: bigint;
+  regs?: Registers;
+}
+
 export interface VcpuState {
   tdvpr: bigint;
   tdr: bigint;
@@ -87,7 +109,7 @@ export interface VcpuState {
   /** CPUID leaves the guest asked to get #VE for (TDG.VP.CPUIDVE.SET). */
   cpuidVe: { supervisor: boolean; user: boolean };
   /** The guest program's pending exit, while the vCPU is outside the TD. */
-  pendingExit?: PendingTdvmcall | PendingEptViolation;
+  pendingExit?: PendingTdvmcall | PendingEptViolation | PendingAsyncExit;
   /** LAST_TD_EXIT name of the vCPU's last TD exit (TDH.VP.INIT sets the fault-like one). */
   lastTdExit?: string;
   /** TSC at the last TD exit (TDH.VP.ENTER refuses a TSC that went backwards). */
@@ -98,6 +120,8 @@ export interface VcpuState {
   xfam?: bigint;
   /** VM the vCPU last ran in: 0 = L1, 1-3 = L2 VMs. */
   currVm?: number;
+  /** A virtual interrupt is pending for the guest (interruptible TDCALLs stop and resume). */
+  guestInterruptPending?: boolean;
 }
 
 export interface TdState {
@@ -236,6 +260,11 @@ export class ModuleState {
   readonly lpCurrentVcpu = new Map<number, bigint>();
   /** Key used for REPORTMACSTRUCT MACs (model-defined: the real key is not public). */
   readonly reportMacKey: Uint8Array;
+  /**
+   * The TCB a report describes (CPUSVN, TEE_TCB_INFO); impl/module/report.ts has the
+   * defaults. A test models a TCB recovery or another module build by setting it.
+   */
+  reportTcb?: ReportTcb;
 
   constructor(seed: Uint8Array<ArrayBuffer> = new Uint8Array(32)) {
     this.reportMacKey = createHash("sha256").update("tdx-conformance report MAC key").update(seed)

@@ -46,3 +46,21 @@ export function markAdded(entries: RamEntry[], address: bigint, length: bigint):
 export function sortByAddress(entries: RamEntry[]): RamEntry[] {
   return entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
+
+/**
+ * The TD's RAM map for the HOB: every RAM range unaccepted except the TDVF sections
+ * the VMM adds that live in RAM (TD_HOB and TEMP_MEM; the firmware volumes sit in
+ * the flash range below 4 GiB, outside RAM). Sorted by address.
+ */
+export function tdRamMap(
+  sections: readonly { typeName: string; memoryAddress: bigint; memoryDataSize: bigint; index: number }[],
+  memoryBytes: bigint,
+): { ok: true; entries: RamEntry[] } | { ok: false; section: number; message: string } {
+  const entries = ramEntries(memoryBytes);
+  for (const s of sections) {
+    if (s.typeName !== "TD_HOB" && s.typeName !== "TEMP_MEM") continue;
+    const e = markAdded(entries, s.memoryAddress, s.memoryDataSize);
+    if (e) return { ok: false, section: s.index, message: e };
+  }
+  return { ok: true, entries: sortByAddress(entries) };
+}

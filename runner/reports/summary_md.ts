@@ -1,6 +1,12 @@
 // summary.md: the run in a few tables, for people and CI job summaries.
 import type { Report } from "./report_model.ts";
 
+/** A value as JSON, shortened for a one-line summary (report.json keeps it whole). */
+export function brief(v: unknown, max = 120): string {
+  const text = JSON.stringify(v) ?? "undefined";
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
+}
+
 export function renderSummary(report: Report): string {
   const c = report.summary.counts;
   const out: string[] = [];
@@ -40,8 +46,8 @@ export function renderSummary(report: Report): string {
         const d = r.difference!;
         out.push(
           `- \`${r.id}\` step ${r.step} (${r.op}): \`${d.path}\` expected \`${
-            JSON.stringify(d.expected)
-          }\`, got \`${JSON.stringify(d.actual)}\``,
+            brief(d.expected)
+          }\`, got \`${brief(d.actual)}\``,
         );
       } else if (r.outcome === "xpass") {
         out.push(

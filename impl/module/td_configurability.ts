@@ -1,0 +1,70 @@
+// What a TD may be configured with on this platform: the module's fixed ATTRIBUTES,
+// XFAM and CONFIG_FLAGS masks (spec enum TDX_MODULE_LIMITS) narrowed by the CPU (XSAVE
+// components it enumerates, MAX_PA), as the global metadata ATTRIBUTES_FIXED0/1,
+// XFAM_FIXED0/1 and CONFIG_FLAGS_FIXED0/1 report them; and the platform facts
+// TDH.MNG.INIT checks TD_PARAMS against.
+import type { Spec } from "../spec/mod.ts";
+import { decodeBits, encodeBits } from "../spec/bits.ts";
+import type { Cpu } from "../cpu/cpu.ts";
+import type { LeafContext } from "./leaf_context.ts";
+import type { ModuleState, TdState } from "./state.ts";
+import type { TdConfigurability, TdParamsEnv } from "./td_params.ts";
+import { tdxLimit } from "./td_limits.ts";
+
+/** XCR0 and IA32_XSS components the CPU supports that the module recognises. */
+export function xsaveSupport(spec: Spec, cpu: Cpu, lpId: number): bigint {
+  const leaf = Number(spec.enumValue("CPUID_LEAF", "XSAVE_STATE"));
+  const user = BigInt(cpu.cpuidOn(lpId, leaf, 0).eax >>> 0) & tdxLimit(spec, "XCR0_USER_BIT_MASK");
+  const sup = BigInt(cpu.cpuidOn(lpId, leaf, 1).ecx >>> 0) &
+    tdxLimit(spec, "XCR0_SUPERVISOR_BIT_MASK");
+  return user | sup;
+}
+
+export function tdConfigurability(
+  spec: Spec,
+  cpu: Cpu,
+  state: ModuleState,
+  lpId: number,
+): TdConfigurability {
+  const maxPa = state.platform.sampled?.maxPa ?? cpu.platform.maxPa;
+  const layout = spec.bitfield("CONFIG_FLAGS").fields;
+  const fixed1 = decodeBits(layout, tdxLimit(spec, "CONFIG_FLAGS_FIXED1")).fields;
+  // Without more than 48 bits of physical address a TD cannot be told to use GPAW 52.
+  if (maxPa <= 48) fixed1.GPAW = 0n;
+  return {
+    attributesFixed0: tdxLimit(spec, "TDX_ATTRIBUTES_FIXED0"),
+    attributesFixed1: tdxLimit(spec, "TDX_ATTRIBUTES_FIXED1"),
+    xfamFixed0: tdxLimit(spec, "TDX_XFAM_FIXED0") & xsaveSupport(spec, cpu, lpId),
+    xfamFixed1: tdxLimit(spec, "TDX_XFAM_FIXED1"),
+    configFlagsFixed0: tdxLimit(spec, "CONFIG_FLAGS_FIXED0"),
+    configFlagsFixed1: encodeBits(layout, fixed1),
+  };
+}
+
+/** The platform as TDH.MNG.INIT sees it for `td`, on the calling LP. */
+export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
+  const { spec, cpu, state } = ctx;
+  const lp = ctx.lp.id;
+  const sampled = state.platform.sampled;
+  const sampledMsr = (name: string) =>
+    sampled?.msrs.get(cpu.msrs.index(name)) ?? cpu.rdmsrNamed(lp, name) ?? 0n;
+  const rootIndex = Number(tdxLimit(spec, "SEPT_ROOT_PAGE_INDEX"));
+  const versionLeaf = Number(spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
+  return {
+    conf: tdConfigurability(spec, cpu, state, lp),
+    numTdcx: td.tdcx.length,
+    // The CPU model has 5-level EPT; MAX_PA decides whether a TD may use it.
+    pml5Supported: true,
+    maxPa: sampled?.maxPa ?? cpu.platform.maxPa,
+    septRoot: td.tdcx[rootIndex] ?? 0n,
+    tscAdjustConsistent: (cpu.rdmsrNamed(lp, "IA32_TSC_ADJUST") ?? 0n) ===
+      sampledMsr("IA32_TSC_ADJUST"),
+    nativeCpuid: (leaf, subleaf) => {
+      const v = cpu.cpuidOn(lp, leaf, subleaf);
+      // CPUID(1).EAX is the platform's FMS (the lowest stepping of all packages).
+      if (leaf === versionLeaf && sampled) return { ...v, eax: sampled.platformFms };
+      return v;
+    },
+    archCapabilities: sampledMsr("IA32_ARCH_CAPABILITIES"),
+  };
+}

@@ -1,0 +1,190 @@
+// Test support for TDCALL leaves: a TD with one vCPU running on LP 0, set up directly in
+// the module state (no SEAMCALL bring-up), with private pages mapped in its Secure EPT
+// through sept.ts. TDCALLs go through the CPU's TDCALL instruction by leaf name.
+import { type GuestPort } from "../../cpu/guest_execution.ts";
+import { tdcallByName } from "../../cpu/leaf_call.ts";
+import type { Registers } from "../../cpu/registers.ts";
+import { encodeBits } from "../../spec/bits.ts";
+import { levelSize, setEntry } from "../sept.ts";
+import type { TdState, VcpuState } from "../state.ts";
+import { Platform } from "./fixture.ts";
+
+export interface TdcallResult {
+  status: bigint;
+  name: string | undefined;
+  detail: bigint;
+  operand: string | undefined;
+  out: Record<string, bigint>;
+  regs: Registers;
+  /** RAX still holds the leaf: the TDCALL did not complete (#VE or TD exit). */
+  completed: boolean;
+}
+
+export interface HarnessOptions {
+  hkid?: number;
+  attributes?: bigint;
+  configFlags?: bigint;
+  numL2Vms?: number;
+  maxVcpus?: number;
+}
+
+const TDR = 0x4000_0000n;
+const TDVPR = 0x4000_1000n;
+
+export class GuestHarness {
+  readonly p = new Platform();
+  readonly td: TdState;
+  readonly vcpu: VcpuState;
+  readonly lp = 0;
+  private nextHpa = 0x5000_0000n;
+
+  constructor(opts: HarnessOptions = {}) {
+    const state = this.p.module.state;
+    this.td = state.newTd(TDR, opts.hkid ?? this.p.cpu.platform.sharedKeyIds + 2);
+    Object.assign(this.td, {
+      lifecycle: "TD_KEYS_CONFIGURED",
+      opState: "OP_STATE_RUNNABLE",
+      attributes: opts.attributes ?? 0n,
+      xfam: 0x3n,
+      maxVcpus: opts.maxVcpus ?? 8,
+      numVcpus: 1,
+      numL2Vms: opts.numL2Vms ?? 0,
+      configFlags: opts.configFlags ?? 0n,
+      finalized: true,
+      mrtd: new Uint8Array(48).fill(0x11),
+      vcpus: [TDVPR],
+    });
+    this.vcpu = {
+      tdvpr: TDVPR,
+      tdr: TDR,
+      tdcx: [],
+      state: "running",
+      index: 0,
+      launched: true,
+      gprs: new Map(),
+      fields: new Map(),
+      cpuidVe: { supervisor: false, user: false },
+      associatedLp: this.lp,
+    };
+    state.vcpus.set(TDVPR, this.vcpu);
+    state.lpCurrentVcpu.set(this.lp, TDVPR);
+  }
+
+  get spec() {
+    return this.p.spec;
+  }
+  get state() {
+    return this.p.module.state;
+  }
+
+  /** A fresh host page (distinct per call). */
+  hostPage(size = 4096n): bigint {
+    const hpa = (this.nextHpa + size - 1n) / size * size;
+    this.nextHpa = hpa + size;
+    return hpa;
+  }
+
+  /**
+   * Maps `gpa` as a leaf at `level` in `state` (MAPPED by default), with the Secure EPT
+   * pages above it; returns the HPA (no KeyID).
+   */
+  map(gpa: bigint, opts: { state?: string; level?: number; hpa?: bigint } = {}): bigint {
+    const level = opts.level ?? 0;
+    const hpa = opts.hpa ?? this.hostPage(levelSize(level));
+    for (let l = 3; l > level; l--) {
+      setEntry(this.td, gpa, {
+        state: "NL_MAPPED",
+        hpa: this.hostPage(),
+        level: l,
+        leaf: false,
+        attributes: 0n,
+      });
+    }
+    setEntry(this.td, gpa, {
+      state: opts.state ?? "MAPPED",
+      hpa,
+      level,
+      leaf: true,
+      attributes: 0n,
+    });
+    return hpa;
+  }
+
+  /** Makes the Secure EPT reach `level` for `gpa` (non-leaf entries above it only). */
+  mapTables(gpa: bigint, level: number, vm = 0): void {
+    for (let l = 3; l > level; l--) {
+      setEntry(this.td, gpa, {
+        state: vm === 0 ? "NL_MAPPED" : "L2_NL_MAPPED",
+        hpa: this.hostPage(),
+        level: l,
+        leaf: false,
+        attributes: 0n,
+      }, vm);
+    }
+  }
+
+  private physical(hpa: bigint): bigint {
+    return this.p.cpu.memory.withKeyId(hpa, this.td.hkid);
+  }
+
+  writePrivate(hpa: bigint, bytes: Uint8Array): void {
+    this.p.cpu.memory.write(this.physical(hpa), bytes);
+  }
+
+  readPrivate(hpa: bigint, length: number): Uint8Array {
+    return this.p.cpu.memory.read(this.physical(hpa), length);
+  }
+
+  /** The shared bit of the TD's GPAs. */
+  get sharedBit(): bigint {
+    return 1n << 47n;
+  }
+
+  port(): GuestPort {
+    const cpu = this.p.cpu;
+    const lp = this.lp;
+    return {
+      lpId: lp,
+      vcpuIndex: this.vcpu.index,
+      tdcall: (regs) => cpu.tdcall(lp, regs),
+      exitRequested: false,
+    };
+  }
+
+  /** TDCALL with a register file built by the caller (e.g. reserved RAX bits set). */
+  tdcallRegs(regs: Registers): TdcallResult {
+    const lp = this.p.cpu.lps[this.lp];
+    lp.mode = "seam-non-root";
+    try {
+      const outcome = this.p.cpu.tdcall(this.lp, regs);
+      if (outcome.kind !== "completed") throw new Error(`TDCALL: ${outcome.kind}`);
+      return { status: regs.RAX, ...this.p.describe(regs.RAX), out: {}, regs, completed: true };
+    } finally {
+      lp.mode = "vmx-root";
+    }
+  }
+
+  tdcall(
+    name: string,
+    inputs: Record<string, bigint | number> = {},
+    opts: { version?: number } = {},
+  ): TdcallResult {
+    const lp = this.p.cpu.lps[this.lp];
+    lp.mode = "seam-non-root";
+    try {
+      const leaf = this.spec.tdcall(name);
+      const r = tdcallByName(this.spec, this.port(), name, inputs, opts.version ?? 0);
+      if (r.outcome.kind !== "completed") throw new Error(`TDCALL ${name}: ${r.outcome.kind}`);
+      const layout = this.spec.bitfield("TDCALL_LEAF").fields;
+      const raxIn = encodeBits(layout, {
+        [layout.find((f) => f.bits[0] === 0)!.name]: BigInt(leaf.leaf),
+        [layout.find((f) => f.bits[0] === 16)!.name]: BigInt(opts.version ?? 0),
+      });
+      const completed = r.status !== raxIn || this.p.module.last?.completion.name !==
+          "TDCALL_NOT_COMPLETED";
+      return { status: r.status, ...this.p.describe(r.status), out: r.out, regs: r.regs, completed };
+    } finally {
+      lp.mode = "vmx-root";
+    }
+  }
+}
