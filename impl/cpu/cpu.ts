@@ -39,6 +39,14 @@ export interface SeamModule {
   tdcall(lp: LogicalProcessor, regs: Registers): void;
 }
 
+/** Header of the SEAM handoff area, and what follows it (opaque to the CPU). */
+export interface SeamHandoff {
+  valid: boolean;
+  hv: number;
+  size: number;
+  data: unknown;
+}
+
 export class LogicalProcessor {
   mode: CpuMode = "vmx-root";
   cpl = 0;
@@ -61,6 +69,12 @@ export class Cpu {
   readonly platform: ResolvedPlatform;
   readonly cpuid: CpuidModel;
   private module: SeamModule | undefined;
+  /**
+   * The handoff area at the start of the SEAM range's data region: written by a module's
+   * TDH.SYS.SHUTDOWN, it survives loading another module and is read by TDH.SYS.UPDATE.
+   * The CPU keeps it opaque.
+   */
+  seamHandoff?: SeamHandoff;
   private rngBlocked = false;
   /** The MKTME key table of each package: KeyID to key. */
   private readonly keyTables = new Map<number, Map<number, bigint>>();

@@ -192,12 +192,20 @@ export class TdxGuestDriver {
     return this.k.spec.struct("GETQUOTE_BUFFER").fields.find((f) => f.name === "data")!.offset!;
   }
 
+  /**
+   * The buffer header's status, in_len and out_len. Read field by field: a buffer the
+   * host has not touched yet still has version 0, which the codec would refuse.
+   */
   readQuoteHeader(): { status: bigint; in_len: number; out_len: number } {
-    const v = this.codec.decode(
-      "GETQUOTE_BUFFER",
-      this.k.memory.read(this.quoteBuffer, this.dataOffset()),
-    ).value;
-    return { status: v.status as bigint, in_len: v.in_len as number, out_len: v.out_len as number };
+    const bytes = this.k.memory.read(this.quoteBuffer, this.dataOffset());
+    const view = new DataView(bytes.buffer);
+    const at = (name: string) =>
+      this.k.spec.struct("GETQUOTE_BUFFER").fields.find((f) => f.name === name)!.offset!;
+    return {
+      status: view.getBigUint64(at("status"), true),
+      in_len: view.getUint32(at("in_len"), true),
+      out_len: view.getUint32(at("out_len"), true),
+    };
   }
 }
 

@@ -5,7 +5,7 @@
 // build constants in the spec (TDMR limits, control-structure sizes, TD configurability)
 // and the state of the 2026 extensions.
 import type { MdContext, MdElement, MdFieldHandler, MdHandlers } from "./metadata.ts";
-import { platformLimit, platformLimitN } from "./platform_limits.ts";
+import { platformLimit } from "./platform_limits.ts";
 import { tdxLimit } from "./td_limits.ts";
 import { tdConfigurability } from "./td_configurability.ts";
 import { cpuidConfigurable } from "./td_params.ts";
@@ -134,10 +134,3 @@ export const GLOBAL_MD_VALUES: MdHandlers = {
         : 0n,
   },
 };
-
-/** Pages of a value in bytes (for callers sizing buffers from metadata). */
-export function pagesFor(bytes: bigint): bigint {
-  return (bytes + PAGE - 1n) / PAGE;
-}
-
-export { platformLimitN };

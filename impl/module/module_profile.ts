@@ -22,6 +22,13 @@ export interface ModuleProfile {
     noDowngrade: boolean;
     numHandoffPages: number;
   };
+  /** MAX_VCPUS_PER_TD: the most vCPUs a TD may have. */
+  maxVcpusPerTd: number;
+  /**
+   * CPUID_CONFIG_LEAVES/VALUES elements beyond the configurable list: true answers a
+   * filler value as tdx_1.5 does, false answers TDX_METADATA_FIELD_SKIP.
+   */
+  cpuidConfigFiller: boolean;
   /** TDX_FEATURES0 bits this build supports, by bit-field name. */
   features0: string[];
   /** The 2026 extensions (only meaningful when features0 has EXT). */
@@ -49,6 +56,8 @@ export function defaultModuleProfile(): ModuleProfile {
       vendorId: 0x8086,
     },
     sigstruct: { moduleHv: 0, minUpdateHv: 0, noDowngrade: false, numHandoffPages: 1 },
+    maxVcpusPerTd: 0xFFFF,
+    cpuidConfigFiller: true,
     features0: [
       "TD_MIGRATION",
       "TD_PRESERVING",

@@ -51,6 +51,11 @@ export class Pamt {
     return out;
   }
 
+  /** Takes over every entry of another PAMT (a module update hands the PAMT over). */
+  copyFrom(other: Pamt): void {
+    for (const [frame, e] of other.entries) this.entries.set(frame, { ...e });
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -47,6 +47,8 @@ function render() {
     list.append(box);
   }
 }
+const initial = new URLSearchParams(location.hash.slice(1)).get('filter');
+if (initial) { state.text = initial; document.getElementById('filter').value = initial; }
 document.getElementById('filter').addEventListener('input', e => { state.text = e.target.value.trim(); render(); });
 for (const o of outcomes) {
   const cb = document.getElementById('show-' + o);

@@ -21,17 +21,22 @@ export interface TestName {
 }
 
 export function x509Name(name: TestName): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: (Object.keys(ATTRIBUTE) as (keyof TestName)[]).map((k) =>
-      new pkijs.AttributeTypeAndValue({
-        type: ATTRIBUTE[k],
-        // countryName is a PrintableString (RFC 5280 appendix A); the rest UTF8String.
-        value: k === "C"
-          ? new asn1js.PrintableString({ value: name[k] })
-          : new asn1js.Utf8String({ value: name[k] }),
-      })
-    ),
-  });
+  // One SET per attribute, as Intel's names have; pkijs on its own would put all the
+  // attributes in one multi-valued SET, so the DER is built here and parsed back.
+  const rdns = (Object.keys(ATTRIBUTE) as (keyof TestName)[]).map((k) =>
+    new asn1js.Set({
+      value: [
+        new pkijs.AttributeTypeAndValue({
+          type: ATTRIBUTE[k],
+          // countryName is a PrintableString (RFC 5280 appendix A); the rest UTF8String.
+          value: k === "C"
+            ? new asn1js.PrintableString({ value: name[k] })
+            : new asn1js.Utf8String({ value: name[k] }),
+        }).toSchema(),
+      ],
+    })
+  );
+  return pkijs.RelativeDistinguishedNames.fromBER(new asn1js.Sequence({ value: rdns }).toBER());
 }
 
 /** The common name of a parsed name, when it has one. */

@@ -37,11 +37,16 @@ export const TD_QE_IDENTITY_MIN_VERSION = 2;
 /** TDX module identities are named this prefix plus TEE_TCB_SVN[1] as two hex digits. */
 export const TDX_MODULE_ID_PREFIX = "TDX_";
 
-/** TEE_TCB_SVN bytes: [0] is the TDX module's SVN, [1] its major version. */
-const MODULE_SVN = 0;
-const MODULE_VERSION = 1;
-/** TEE_TCB_SVN[2] (the late microcode component) also decides a TD relaunch. */
-const RELAUNCH_COMPONENT = 2;
+/** Byte positions in TEE_TCB_SVN (spec struct TEE_TCB_SVN). */
+function teeTcbSvnIndex(field: string): number {
+  const f = theSpec().struct("TEE_TCB_SVN").fields.find((x) => x.name === field);
+  if (f?.offset === undefined) throw new Error(`spec: TEE_TCB_SVN.${field} has no offset`);
+  return f.offset;
+}
+const MODULE_SVN = teeTcbSvnIndex("tdx_module_svn");
+const MODULE_VERSION = teeTcbSvnIndex("tdx_module_major_version");
+/** With the module SVN, the late microcode SVN decides whether a TD relaunch is advised. */
+const RELAUNCH_COMPONENT = teeTcbSvnIndex("late_microcode_svn");
 
 export interface TcbEvaluation {
   status: TcbStatus;
@@ -279,7 +284,7 @@ export function evaluateTcb(
     }
     if (!atLeast(comps, level.sgxComponents) || pck.pceSvn < level.pceSvn) continue;
     sgxLevel ??= level;
-    if (atLeast(teeTcbSvn, level.tdxComponents, moduleVersion > 0 ? RELAUNCH_COMPONENT : 0)) {
+    if (atLeast(teeTcbSvn, level.tdxComponents, moduleVersion > 0 ? MODULE_VERSION + 1 : 0)) {
       tdxLevel = level;
       break;
     }

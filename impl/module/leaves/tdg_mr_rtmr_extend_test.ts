@@ -31,7 +31,12 @@ const cases: {
   status: string;
   operand?: string;
 }[] = [
-  { why: "GPA not 64-byte aligned", gpa: GPA + 0x48n, status: "TDX_OPERAND_INVALID", operand: "RCX" },
+  {
+    why: "GPA not 64-byte aligned",
+    gpa: GPA + 0x48n,
+    status: "TDX_OPERAND_INVALID",
+    operand: "RCX",
+  },
   { why: "shared GPA", gpa: GPA | (1n << 47n), status: "TDX_OPERAND_INVALID", operand: "RCX" },
   { why: "GPA above GPAW", gpa: GPA | (1n << 48n), status: "TDX_OPERAND_INVALID", operand: "RCX" },
   { why: "index 4", index: 4, status: "TDX_OPERAND_INVALID", operand: "RDX" },

@@ -1,0 +1,71 @@
+// Quote formats and the dispatch between them. The ECDSA-P256 quote (v4/v5) is built in;
+// another format (the DICE/COSE quote of the TDX Quoting extension) plugs in with
+// registerQuoteFormat. A quote no format recognizes is refused with a structured
+// "unsupported quote format" reason.
+import { bytesToHex } from "../../spec/hex.ts";
+import { ecdsaQuoteFormat } from "./ecdsa_quote_format.ts";
+import { reason } from "./reason.ts";
+import type { QuoteVerification, VerifyOptions } from "./verification.ts";
+
+export interface QuoteFormat {
+  /** Short stable name, reported as QuoteVerification.format. */
+  readonly name: string;
+  readonly description: string;
+  /** Cheap test on the leading bytes; must not throw on any input. */
+  detect(bytes: Uint8Array): boolean;
+  /** Full verification; must not throw on any input. */
+  verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteVerification>;
+}
+
+const registry: QuoteFormat[] = [ecdsaQuoteFormat];
+
+/** Adds a format; it is tried before the ones registered earlier. */
+export function registerQuoteFormat(format: QuoteFormat): void {
+  const i = registry.findIndex((f) => f.name === format.name);
+  if (i >= 0) registry.splice(i, 1);
+  registry.unshift(format);
+}
+
+export function quoteFormats(): readonly QuoteFormat[] {
+  return registry;
+}
+
+export function detectQuoteFormat(bytes: Uint8Array): QuoteFormat | undefined {
+  return registry.find((f) => {
+    try {
+      return f.detect(bytes);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export async function verifyQuote(
+  bytes: Uint8Array,
+  options: VerifyOptions,
+): Promise<QuoteVerification> {
+  const format = detectQuoteFormat(bytes);
+  if (!format) {
+    return {
+      ok: false,
+      format: undefined,
+      checks: [{ check: "format", status: "fail" }],
+      reasons: [reason("format", "unsupported quote format", {
+        field: "leading bytes",
+        expected: registry.map((f) => f.description).join("; "),
+        actual: bytes.length ? bytesToHex(bytes.subarray(0, 8)) : "empty input",
+      })],
+    };
+  }
+  try {
+    return await format.verify(bytes, options);
+  } catch (e) {
+    // A format module must not throw; if one does, it is still a failed verification.
+    return {
+      ok: false,
+      format: format.name,
+      checks: [{ check: "format", status: "fail" }],
+      reasons: [reason("format", `internal error in the ${format.name} verifier: ${(e as Error)?.message}`)],
+    };
+  }
+}
