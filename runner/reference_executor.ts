@@ -3,6 +3,7 @@
 import { theSpec } from "../impl/spec/mod.ts";
 import type { Layer, StepActual, Vector, VectorExecutor, VectorOutcome } from "./vector_types.ts";
 import { runStructStep } from "./layers/struct_layer.ts";
+import { ModuleSession } from "./layers/module_layer.ts";
 
 /** A layer's runner: a fresh session per vector, one call per step. */
 export interface LayerSession {
@@ -14,6 +15,7 @@ const spec = theSpec();
 
 export const REFERENCE_LAYERS: Partial<Record<Layer, LayerFactory>> = {
   struct: () => ({ step: (op, input) => runStructStep(spec, { op, input, expect: {} }) }),
+  module: () => new ModuleSession(),
 };
 
 export const REFERENCE_IMPLEMENTATION = {

@@ -25,6 +25,19 @@ export interface Vector {
   covers: Covered[];
   tags: string[];
   provenance: { generator: string; spec_hash: string; scenario: string; source?: string };
+  /** Name of a vectors/fixtures/NAME.json whose steps run first. */
+  fixture?: string;
+  steps: Step[];
+}
+
+export const FIXTURE_SCHEMA_ID = "https://tdx-conformance.dev/schema/fixture/v1";
+
+export interface Fixture {
+  $schema: typeof FIXTURE_SCHEMA_ID;
+  id: string;
+  title: string;
+  layer: Layer;
+  provenance: Vector["provenance"];
   steps: Step[];
 }
 

@@ -67,7 +67,9 @@ function toText(spec: ReturnType<typeof theSpec>, r: CcelReport, io: Io) {
   }
   const s = r.log.specId;
   io.out(
-    `Spec ID event: ${JSON.stringify(s.signature)} version ${s.specVersion} errata ${s.specErrata}` +
+    `Spec ID event: ${
+      JSON.stringify(s.signature)
+    } version ${s.specVersion} errata ${s.specErrata}` +
       `, ${s.algorithms.map((a) => `${a.name}/${a.digestSize}`).join(" ")}; ` +
       `${r.log.events.length} events, log ends at ${hex(r.log.end)}`,
   );

@@ -4,9 +4,10 @@ import { parse as parseYaml } from "yaml";
 import { checkSpec, formatDiagnostic } from "../impl/spec/mod.ts";
 import { GeneratorContext } from "./vectors/generator_context.ts";
 import { structDecodeFile, structRoundtrip } from "./vectors/struct_generators.ts";
-import { vectorProblems } from "../runner/vectors_io.ts";
+import { moduleSequence } from "./vectors/module_generators.ts";
+import { fixtureProblems, vectorProblems } from "../runner/vectors_io.ts";
 import { compareTree, writeTree } from "./generated_tree.ts";
-import type { Vector } from "../runner/vector_types.ts";
+import type { Fixture, Vector } from "../runner/vector_types.ts";
 
 type Generator = (
   ctx: GeneratorContext,
@@ -16,6 +17,7 @@ type Generator = (
 export const GENERATORS: Record<string, Generator> = {
   "struct-roundtrip": structRoundtrip,
   "struct-decode-file": structDecodeFile,
+  "module-sequence": moduleSequence,
 };
 
 const root = new URL("../", import.meta.url).pathname;
@@ -38,6 +40,7 @@ export async function generateAll(): Promise<{ files: Map<string, string>; error
   const files = new Map<string, string>();
   const owners = new Map<string, string>();
   const retired = retiredIds();
+  const fixtures = new Map<string, Fixture>();
   const scenarios = [...Deno.readDirSync(`${root}scenarios`)].filter((e) =>
     e.name.endsWith(".yaml")
   ).map((e) => e.name).sort();
@@ -61,7 +64,7 @@ export async function generateAll(): Promise<{ files: Map<string, string>; error
     }
     let vectors: Vector[];
     try {
-      vectors = await gen(new GeneratorContext(spec, hash, file), doc);
+      vectors = await gen(new GeneratorContext(spec, hash, file, fixtures), doc);
     } catch (e) {
       errors.push(`${file}: ${(e as Error).message}`);
       continue;
@@ -79,6 +82,11 @@ export async function generateAll(): Promise<{ files: Map<string, string>; error
       owners.set(v.id, file);
       files.set(`${v.layer}/${v.id}.json`, JSON.stringify(v, null, 2) + "\n");
     }
+  }
+  for (const f of fixtures.values()) {
+    const problems = fixtureProblems(f);
+    if (problems.length) errors.push(`fixture ${f.id}: ${problems.slice(0, 3).join("; ")}`);
+    files.set(`fixtures/${f.id}.json`, JSON.stringify(f, null, 1) + "\n");
   }
   return { files, errors };
 }

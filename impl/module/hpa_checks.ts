@@ -24,8 +24,16 @@ export function hpaOperandInvalid(ctx: LeafContext, pa: bigint, alignment: bigin
   return pa >= 1n << BigInt(mem.maxPa);
 }
 
+/**
+ * Inside a TDMR, in a 1 GiB block TDH.SYS.TDMR.INIT has finished (the module's
+ * pamt_get_block: the address must lie below the TDMR's next-to-initialise address
+ * rounded down to 1 GiB).
+ */
 export function inTdmr(ctx: LeafContext, pa: bigint): boolean {
-  return ctx.state.platform.tdmrs.some((t) => pa >= t.base && pa < t.base + t.size);
+  const addr = pa & ctx.cpu.memory.addressMask;
+  const ready = (t: { base: bigint; initialized: bigint }) =>
+    (t.base + t.initialized) & ~((1n << 30n) - 1n);
+  return ctx.state.platform.tdmrs.some((t) => addr >= t.base && addr < ready(t));
 }
 
 /** Checks and locks a private page operand; returns the failure, or undefined and the PAMT entry. */

@@ -12,8 +12,8 @@ import {
   type MdContext,
   mdNextElementId,
   mdRead,
-  mdWrite,
   type MdScope,
+  mdWrite,
   tdIsDebug,
   withContext,
 } from "./metadata.ts";

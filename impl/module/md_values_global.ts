@@ -9,7 +9,13 @@ import { platformLimit } from "./platform_limits.ts";
 import { tdxLimit } from "./td_limits.ts";
 import { tdConfigurability } from "./td_configurability.ts";
 import { cpuidConfigurable } from "./td_params.ts";
-import { extensionsSupported, extRequired, features0, hasFeature, poolPagesMissing } from "./extensions.ts";
+import {
+  extensionsSupported,
+  extRequired,
+  features0,
+  hasFeature,
+  poolPagesMissing,
+} from "./extensions.ts";
 
 const PAGE = 4096n;
 

@@ -1,5 +1,6 @@
 // TD-scope metadata fields backed by TdState, for TDH.MNG.RD/WR and TDG.VM.RD/WR.
 // Fields not listed read and write td.fields. The TD owner adds entries by field name.
+import { decodeBits } from "../spec/bits.ts";
 import type { MdContext, MdElement, MdHandlers } from "./metadata.ts";
 import type { TdState } from "./state.ts";
 import { wordOf } from "./md_values_bytes.ts";
@@ -24,7 +25,27 @@ function configFlags(t: TdState): bigint {
   return t.configFlags ?? BigInt((t.params?.config_flags as bigint | number | undefined) ?? 0);
 }
 
+/**
+ * TD_CTLS: the guest may flip PENDING_VE_DISABLE only when the TD was created with
+ * CONFIG_FLAGS.FLEXIBLE_PENDING_VE.
+ */
+const tdCtls = {
+  write: (c: MdContext, el: MdElement, value: bigint, old: bigint, access: { who: string }) => {
+    const t = td(c);
+    if (access.who === "guest") {
+      const flexible = decodeBits(c.spec.bitfield("CONFIG_FLAGS").fields, configFlags(t)).fields
+        .FLEXIBLE_PENDING_VE === 1n;
+      const layout = c.spec.bitfield("TD_CTLS").fields;
+      const changed = decodeBits(layout, value ^ old).fields.PENDING_VE_DISABLE;
+      if (!flexible && changed !== 0n) return { status: "TDX_METADATA_FIELD_VALUE_NOT_VALID" };
+    }
+    t.fields.set(el.id, value);
+    return undefined;
+  },
+};
+
 export const TD_MD_VALUES: MdHandlers = {
+  TD_CTLS: tdCtls,
   ATTRIBUTES: { read: (c) => td(c).attributes },
   XFAM: { read: (c) => td(c).xfam },
   MAX_VCPUS: { read: (c) => BigInt(td(c).maxVcpus) },

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { theSpec } from "../spec/mod.ts";
 import { parseHex } from "../spec/hex.ts";
+import { encodeBits } from "../spec/bits.ts";
 import { StructCodec } from "../spec/codec.ts";
 import { Cpu } from "../cpu/cpu.ts";
 import { ModuleState } from "./state.ts";
@@ -28,6 +29,7 @@ function context(): MdContext {
   const state = new ModuleState();
   const td = state.newTd(0x1000n, 40);
   td.attributes = 0n;
+  td.configFlags = encodeBits(spec.bitfield("CONFIG_FLAGS").fields, { FLEXIBLE_PENDING_VE: 1n });
   td.rtmr[1] = Uint8Array.from({ length: 48 }, (_, i) => i);
   const vcpu = {
     tdvpr: 0x2000n,

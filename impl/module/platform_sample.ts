@@ -7,7 +7,7 @@ import type { Cpu, MemoryRange } from "../cpu/cpu.ts";
 import type { CpuidValues } from "../cpu/cpuid.ts";
 import type { ModuleProfile } from "./module_profile.ts";
 import { platformLimit, platformLimitN } from "./platform_limits.ts";
-import { CPUID_CHECKS, cpuidLeaf, type CpuidCheck, subleafRaw } from "./cpuid_checks.ts";
+import { CPUID_CHECKS, type CpuidCheck, cpuidLeaf, subleafRaw } from "./cpuid_checks.ts";
 
 /** The platform as TDH.SYS.INIT found it. */
 export interface SampledPlatform {
@@ -161,15 +161,16 @@ function checkCpuid(r: PlatformReader): PlatformFault | CpuidFacts {
   }
   const lastBase = r.cpuid(cpuidLeaf(spec, "MAX_BASIC"), 0).eax >>> 0;
   const minBase = platformLimit(spec, "MIN_LAST_BASE_CPUID_LEAF");
-  if (BigInt(lastBase) < minBase) return { status: "TDX_CPUID_LEAF_NOT_SUPPORTED", detail: minBase };
+  if (BigInt(lastBase) < minBase) {
+    return { status: "TDX_CPUID_LEAF_NOT_SUPPORTED", detail: minBase };
+  }
   const lastExt = r.cpuid(cpuidLeaf(spec, "MAX_EXTENDED"), 0).eax >>> 0;
   const minExt = platformLimit(spec, "MIN_LAST_EXTENDED_CPUID_LEAF");
   if (BigInt(lastExt) < minExt) return { status: "TDX_CPUID_LEAF_NOT_SUPPORTED", detail: minExt };
 
   const sampled = new Map<string, CpuidValues>();
   const firstExt = cpuidLeaf(spec, "MAX_EXTENDED");
-  const supported = (leaf: number) =>
-    leaf <= lastBase || (leaf >= firstExt && leaf <= lastExt);
+  const supported = (leaf: number) => leaf <= lastBase || (leaf >= firstExt && leaf <= lastExt);
   let lpsSharingL3 = -1;
   let pkgShift = -1;
   let maxPa = 0;

@@ -25,15 +25,19 @@ import { checkTdr, checkTdState } from "./td_gate.ts";
 
 export type Step<T> = { fail: Completion; value?: undefined } | { fail?: undefined; value: T };
 
-/** verify_page_info_input: reserved bits zero, level in [min, max], GPA aligned to it. */
+/**
+ * verify_page_info_input on a GPA_AND_LEVEL value read before the leaf cleared its
+ * outputs: reserved bits zero, level in [min, max], GPA aligned to the level.
+ */
 export function gpaAndLevel(
   ctx: LeafContext,
+  value: bigint,
   min: number,
   max: number,
   input = "gpa_and_level",
 ): Step<{ gpa: bigint; level: number }> {
   const layout = ctx.spec.bitfield("GPA_AND_LEVEL").fields;
-  const { fields } = decodeBits(layout, ctx.in(input));
+  const { fields } = decodeBits(layout, value);
   const reserved = layout.some((f) => f.reserved && fields[f.name] !== 0n);
   const level = Number(fields.level);
   const gpa = fields.gpa << 12n;
@@ -163,7 +167,10 @@ export function addChildren(td: TdState, n: number): void {
   td.childCount = (td.childCount ?? 0) + n;
 }
 
-/** "By default, no extended error code is returned": RCX and RDX start at 0. */
+/**
+ * "By default, no extended error code is returned": RCX and RDX start at 0. They are
+ * also input registers, so a leaf reads its inputs first.
+ */
 export function clearEntryOutputs(ctx: LeafContext): void {
   ctx.out(entryOutput(ctx), 0n);
   ctx.out("sept_level_and_state", 0n);

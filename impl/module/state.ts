@@ -7,6 +7,7 @@ import { LockTable } from "./locks.ts";
 import { Pamt } from "./pamt.ts";
 import { defaultModuleProfile, type ModuleProfile } from "./module_profile.ts";
 import type { SampledPlatform } from "./platform_sample.ts";
+import type { QuoteSigner } from "./quote_signer.ts";
 import type { ReportTcb } from "./report.ts";
 
 export interface Tdmr {
@@ -241,6 +242,10 @@ export class ModuleState {
     extInitProgress: 0,
     quoteInitProgress: 0,
   };
+  /** Produces TDH.QUOTE.GET's quotes (impl/module/quote_signer.ts); none: quoting unavailable. */
+  quoteSigner?: QuoteSigner;
+  /** A TDH.QUOTE.GET interrupted part-way: its inputs and the bytes still to write. */
+  quoteInProgress?: { key: string; quote: Uint8Array; written: number };
   /** This module build's identity and the SEAM loader's view of it (impl/module/module_profile.ts). */
   profile: ModuleProfile = defaultModuleProfile();
   readonly pamt = new Pamt();

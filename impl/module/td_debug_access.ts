@@ -33,15 +33,16 @@ function bytesOf(v: bigint): Uint8Array {
 
 export function debugMemoryAccess(ctx: LeafContext, write: boolean): Completion {
   const dataOut = write ? "old_data" : "data";
-  // R8 is both the value to write and the old value returned: read it before clearing.
+  // RCX, RDX and R8 are inputs and outputs: read them before clearing the outputs.
   const data = write ? ctx.in("data") : 0n;
+  const gpa = ctx.in("gpa");
+  const tdrPa = ctx.in("tdr_pa");
   clearEntryOutputs(ctx);
   ctx.out(dataOut, 0n);
-  const opened = openTd(ctx, ctx.in("tdr_pa"), "RDX", "shared", "shared");
+  const opened = openTd(ctx, tdrPa, "RDX", "shared", "shared");
   if (opened.fail) return opened.fail;
   const td = opened.value;
   if (!isDebugTd(ctx, td)) return ctx.status("TDX_TD_NON_DEBUG");
-  const gpa = ctx.in("gpa");
   if (gpa % 8n !== 0n) return ctx.status("TDX_OPERAND_INVALID", "RCX");
   const busy = ctx.lock(lockKey.septTree(td.tdr), "shared", "SEPT_TREE");
   if (busy) return busy;

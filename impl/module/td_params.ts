@@ -290,7 +290,10 @@ export function evaluateTdParams(
   if (eptp === undefined) return invalid("EPTP_CONTROLS");
 
   const tsc = p.tsc_frequency as number;
-  if (tsc < tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MIN") || tsc > tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MAX")) {
+  if (
+    tsc < tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MIN") ||
+    tsc > tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MAX")
+  ) {
     return invalid("TSC_FREQUENCY");
   }
   if (!env.tscAdjustConsistent) {

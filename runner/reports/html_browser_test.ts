@@ -2,7 +2,7 @@
 // installs) and checks what the page shows after its script ran.
 import { strict as assert } from "node:assert";
 import { renderHtml } from "./html.ts";
-import { REPORT_SCHEMA_ID, type Report } from "./report_model.ts";
+import { type Report, REPORT_SCHEMA_ID } from "./report_model.ts";
 
 function findChromium(): string | undefined {
   for (const p of ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) {
@@ -17,7 +17,12 @@ const chromium = findChromium();
 
 const report: Report = {
   $schema: REPORT_SCHEMA_ID,
-  suite: { name: "tdx-conformance", version: "test", spec_hash: "sha256:" + "0".repeat(64), vector_count: 3 },
+  suite: {
+    name: "tdx-conformance",
+    version: "test",
+    spec_hash: "sha256:" + "0".repeat(64),
+    vector_count: 3,
+  },
   implementation: { name: "demo-impl", version: "9.9" },
   run: {
     started: "2026-01-01T00:00:00.000Z",
@@ -27,7 +32,15 @@ const report: Report = {
   },
   summary: { counts: { pass: 1, fail: 1, xfail: 0, xpass: 0, skip: 0, error: 1 }, ok: false },
   results: [
-    { id: "module.a.pass", title: "a", layer: "module", covers: [{ kind: "seamcall", name: "TDH.MNG.CREATE" }], tags: [], outcome: "pass", durationMs: 1 },
+    {
+      id: "module.a.pass",
+      title: "a",
+      layer: "module",
+      covers: [{ kind: "seamcall", name: "TDH.MNG.CREATE" }],
+      tags: [],
+      outcome: "pass",
+      durationMs: 1,
+    },
     {
       id: "module.b.fail",
       title: "b",
@@ -40,7 +53,16 @@ const report: Report = {
       difference: { path: "/status/name", expected: "TDX_OPERAND_INVALID", actual: "TDX_SUCCESS" },
       durationMs: 1,
     },
-    { id: "struct.c.error", title: "c", layer: "struct", covers: [{ kind: "struct", name: "TD_PARAMS" }], tags: [], outcome: "error", message: "adapter exited", durationMs: 1 },
+    {
+      id: "struct.c.error",
+      title: "c",
+      layer: "struct",
+      covers: [{ kind: "struct", name: "TD_PARAMS" }],
+      tags: [],
+      outcome: "error",
+      message: "adapter exited",
+      durationMs: 1,
+    },
   ],
 };
 
@@ -94,5 +116,7 @@ Deno.test({
 });
 
 if (!chromium) {
-  console.warn("html_browser_test: no Chromium at /usr/bin/chromium: the browser test is skipped (apt-get install chromium)");
+  console.warn(
+    "html_browser_test: no Chromium at /usr/bin/chromium: the browser test is skipped (apt-get install chromium)",
+  );
 }

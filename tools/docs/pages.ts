@@ -516,7 +516,10 @@ export function renderDocs(spec: Spec, specHash: string): Map<string, string> {
   }
   pages.set("index.md", index);
   // The whole spec as one JSON document, for tools that do not run Deno (adapters).
-  const doc = normalizeSpec(spec.located, { spec_hash: specHash, generator: `${GENERATOR} (docs/spec.json)` });
+  const doc = normalizeSpec(spec.located, {
+    spec_hash: specHash,
+    generator: `${GENERATOR} (docs/spec.json)`,
+  });
   pages.set("spec.json", JSON.stringify(doc, null, 1) + "\n");
   return pages;
 }

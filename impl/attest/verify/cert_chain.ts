@@ -6,6 +6,7 @@ import { bytesKey, equalBytes } from "./byte_ops.ts";
 import { importSpkiP256Key, verifyP256 } from "./ecdsa_p256.ts";
 import { reason, type CheckName, type Reason } from "./reason.ts";
 import { type CertInfo, parseCertificate } from "./x509_cert.ts";
+import { MemoCache } from "./memo_cache.ts";
 
 export interface TrustAnchor {
   cert: CertInfo;
@@ -124,7 +125,7 @@ export async function verifyChainUncached(
   return { certs, leafKey: keys[0], keys, reasons };
 }
 
-const chains = new Map<string, Promise<CheckedChain>>();
+const chains = new MemoCache<string, Promise<CheckedChain>>();
 
 export function verifyChain(
   ders: Uint8Array[],
@@ -133,13 +134,7 @@ export function verifyChain(
 ): Promise<CheckedChain> {
   const key = `${root.spkiKey}\u0000${expect.check}\u0000${expect.leafCommonName}\u0000` +
     ders.map(bytesKey).join("\u0000");
-  let p = chains.get(key);
-  if (!p) {
-    p = verifyChainUncached(ders, root, expect);
-    if (chains.size > 1024) chains.clear();
-    chains.set(key, p);
-  }
-  return p;
+  return chains.get(key, () => verifyChainUncached(ders, root, expect));
 }
 
 /** Reasons for certificates (root included) not valid at `at`. */

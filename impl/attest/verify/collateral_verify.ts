@@ -10,6 +10,7 @@ import { parseQeIdentity, parseTcbInfo, type QeIdentity, type TcbInfo } from "./
 import { type CrlInfo, crlSignedBy, parseCrl } from "./crl.ts";
 import { verifyP256 } from "./ecdsa_p256.ts";
 import { reason, type Reason } from "./reason.ts";
+import { WeakMemo } from "./memo_cache.ts";
 
 /** Intel names the certificate that signs TCB info and QE identity "Intel SGX TCB Signing". */
 export const TCB_SIGNING_CN = "SGX TCB Signing";
@@ -119,13 +120,15 @@ async function prepare(col: Collateral, root: TrustAnchor): Promise<PreparedColl
   };
 }
 
-const prepared = new WeakMap<Collateral, Promise<PreparedCollateral>>();
+const prepared = new WeakMemo<Collateral, Map<string, Promise<PreparedCollateral>>>();
 
+/** The collateral checked under `root`, once per collateral object and root. */
 export function prepareCollateral(col: Collateral, root: TrustAnchor): Promise<PreparedCollateral> {
-  let p = prepared.get(col);
+  const byRoot = prepared.get(col, () => new Map());
+  let p = byRoot.get(root.spkiKey);
   if (!p) {
     p = prepare(col, root);
-    prepared.set(col, p);
+    byRoot.set(root.spkiKey, p);
   }
   return p;
 }

@@ -7,6 +7,9 @@ import { quoteLayout } from "./quote_layout.ts";
 const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
 const ECDSA_SHA256 = { name: "ECDSA", hash: "SHA-256" } as const;
 
+/** WebCrypto takes views of plain ArrayBuffers; every Uint8Array here is one. */
+const buf = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
+
 function base64url(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
     /=+$/,
@@ -40,7 +43,7 @@ export async function importRawP256Key(xy: Uint8Array): Promise<CryptoKey | unde
 /** Imports a DER SubjectPublicKeyInfo; anything but an EC P-256 key is refused. */
 export async function importSpkiP256Key(spki: Uint8Array): Promise<CryptoKey | undefined> {
   try {
-    return await crypto.subtle.importKey("spki", spki, ECDSA_P256, false, ["verify"]);
+    return await crypto.subtle.importKey("spki", buf(spki), ECDSA_P256, false, ["verify"]);
   } catch {
     return undefined;
   }
@@ -54,7 +57,7 @@ export async function verifyP256(
 ): Promise<boolean> {
   if (rawSignature.length !== quoteLayout().p256SignatureSize) return false;
   try {
-    return await crypto.subtle.verify(ECDSA_SHA256, key, rawSignature, data);
+    return await crypto.subtle.verify(ECDSA_SHA256, key, buf(rawSignature), buf(data));
   } catch {
     return false;
   }

@@ -31,7 +31,8 @@ function printable(v: unknown): string | number {
 function section(s: DecodedStruct, skip: string[] = []): Record<string, string | number> {
   const out: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(s)) {
-    if (skip.includes(k) || (typeof v === "object" && !(v instanceof Uint8Array))) continue;
+    if (skip.includes(k) || /^reserved/.test(k)) continue;
+    if (typeof v === "object" && !(v instanceof Uint8Array)) continue;
     out[k] = printable(v);
   }
   return out;
@@ -121,18 +122,13 @@ const ORDER: CheckName[] = [
   "expect",
 ];
 
-function outcomes(reasons: Reason[], skipped: Map<CheckName, string>): CheckOutcome[] {
+type Note = { status: "pass" | "skip"; note: string };
+
+function outcomes(reasons: Reason[], notes: Map<CheckName, Note>): CheckOutcome[] {
   return ORDER.map((check) => {
-    if (reasons.some((r) => r.check === check)) return { check, status: "fail" as const };
-    const note = skipped.get(check);
-    if (note !== undefined) {
-      return note.startsWith("!") ? { check, status: "pass" as const, note: note.slice(1) } : {
-        check,
-        status: "skip" as const,
-        note,
-      };
-    }
-    return { check, status: "pass" as const };
+    if (reasons.some((r) => r.check === check)) return { check, status: "fail" };
+    const n = notes.get(check);
+    return n ? { check, status: n.status, note: n.note } : { check, status: "pass" };
   });
 }
 
@@ -150,7 +146,9 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
   }
   const q = parsed.value;
   const { root, at } = options;
-  const skipped = new Map<CheckName, string>();
+  const notes = new Map<CheckName, Note>();
+  const skip = (c: CheckName, note: string) => notes.set(c, { status: "skip", note });
+  const passNote = (c: CheckName, note: string) => notes.set(c, { status: "pass", note });
 
   const quoteSig = quoteSignatureReasons(q);
   const chainP = checkPckChain(q.pckChainPem, root);
@@ -168,23 +166,23 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
   const [sigReasons, qeSigReasons, chain, prepared] = await Promise.all([quoteSig, qeSig, chainP, prepP]);
   reasons.push(...sigReasons, ...qeSigReasons, ...chain.reasons, ...pckValidityReasons(chain, root, at));
   if (!chain.leafKey && chain.certs.length) {
-    skipped.set("qe_report_signature", "no usable PCK key");
+    skip("qe_report_signature", "no usable PCK key");
   }
   if (chain.sgx && !chain.sgx.ok) reasons.push(...chain.sgx.reasons);
 
   let tcb: TcbEvaluation | undefined;
   if (!prepared) {
     for (const c of ["crl", "collateral", "tcb_info", "tdx_module", "qe_identity", "tcb_level", "tcb_status"] as const) {
-      skipped.set(c, "no collateral given");
+      skip(c, "no collateral given");
     }
   } else {
     reasons.push(...prepared.reasons, ...collateralTimeReasons(prepared, root, at));
     if (prepared.rootCrls.length + prepared.pckCrls.length === 0) {
-      skipped.set("crl", "no CRL in the collateral");
+      skip("crl", "no CRL in the collateral");
     } else {
       const rev = await pckRevocationReasons(chain, prepared);
       reasons.push(...rev.reasons);
-      if (rev.notes.length) skipped.set("crl", `!${rev.notes.join(", ")}`);
+      if (rev.notes.length) passNote("crl", rev.notes.join(", "));
     }
     const tcbInfo = prepared.tcbInfo;
     const qeIdentity = prepared.qeIdentity;
@@ -205,13 +203,13 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
         }));
       }
     }
-    if (!tcb) skipped.set("tcb_status", "no TCB status");
+    if (!tcb) skip("tcb_status", "no TCB status");
   }
 
   reasons.push(...debugReasons(q.body, options.allowDebug));
-  if (options.allowDebug) skipped.set("debug", "!debug TD allowed");
+  if (options.allowDebug) passNote("debug", "debug TD allowed");
   reasons.push(...expectReasons(options.expect, q.bodyStruct, q.body, tcb?.status));
-  if (options.expect.length === 0) skipped.set("expect", "nothing expected");
+  if (options.expect.length === 0) skip("expect", "nothing expected");
 
   const decoded = decodedView(q, bytes.length);
   if (chain.sgx?.ok) {
@@ -231,7 +229,7 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
     format: ECDSA_FORMAT,
     formatDescription: ecdsaQuoteFormat.description,
     decoded,
-    checks: outcomes(reasons, skipped),
+    checks: outcomes(reasons, notes),
     reasons,
     tcb,
   };

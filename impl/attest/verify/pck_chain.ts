@@ -9,6 +9,7 @@ import { pemCertificates } from "./pem.ts";
 import { reason, type Reason } from "./reason.ts";
 import { parseSgxExtensions, type SgxExtensions } from "./sgx_extensions.ts";
 import type { Result } from "./reason.ts";
+import { MemoCache } from "./memo_cache.ts";
 
 /** Intel names PCK leaf certificates "Intel SGX PCK Certificate". */
 export const PCK_LEAF_CN = "SGX PCK Certificate";
@@ -38,17 +39,11 @@ async function check(pem: Uint8Array, root: TrustAnchor): Promise<PckChain> {
   return { ...chain, sgx: chain.certs.length ? parseSgxExtensions(chain.certs[0].extensions) : undefined };
 }
 
-const chains = new Map<string, Promise<PckChain>>();
+const chains = new MemoCache<string, Promise<PckChain>>();
 
 export function checkPckChain(pem: Uint8Array, root: TrustAnchor): Promise<PckChain> {
   const key = `${root.spkiKey}\u0000${bytesKey(pem)}`;
-  let p = chains.get(key);
-  if (!p) {
-    p = check(pem, root);
-    if (chains.size > 1024) chains.clear();
-    chains.set(key, p);
-  }
-  return p;
+  return chains.get(key, () => check(pem, root));
 }
 
 export function pckValidityReasons(chain: PckChain, root: TrustAnchor, at: Date): Reason[] {

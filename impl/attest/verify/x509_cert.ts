@@ -5,6 +5,7 @@ import { bytesToHex } from "../../spec/hex.ts";
 import { bytesKey } from "./byte_ops.ts";
 import { derSignatureToRaw } from "./ecdsa_p256.ts";
 import { pckOids } from "./oids.ts";
+import { MemoCache } from "./memo_cache.ts";
 
 export interface CertInfo {
   der: Uint8Array;
@@ -41,15 +42,17 @@ export function normalizedSerialHex(bytes: Uint8Array): string {
   return bytesToHex(bytes.subarray(i));
 }
 
-const parsed = new Map<string, CertInfo | undefined>();
+const parsed = new MemoCache<string, CertInfo | undefined>(4096);
 
 /** Parses a DER certificate; undefined when it is not one. */
 export function parseCertificate(der: Uint8Array): CertInfo | undefined {
-  const key = bytesKey(der);
-  if (parsed.has(key)) return parsed.get(key);
+  return parsed.get(bytesKey(der), () => parseUncached(der));
+}
+
+function parseUncached(der: Uint8Array): CertInfo | undefined {
   let info: CertInfo | undefined;
   try {
-    const c = pkijs.Certificate.fromBER(der);
+    const c = pkijs.Certificate.fromBER(der as Uint8Array<ArrayBuffer>);
     const extensions = new Map<string, Uint8Array>();
     let isCA = false;
     let pathLen: number | undefined;
@@ -82,7 +85,5 @@ export function parseCertificate(der: Uint8Array): CertInfo | undefined {
   } catch {
     info = undefined;
   }
-  if (parsed.size > 4096) parsed.clear();
-  parsed.set(key, info);
   return info;
 }

@@ -9,11 +9,10 @@ import type { TdState } from "../state.ts";
 export function gpaAndLevel(
   ctx: LeafContext,
   td: TdState,
-  input: string,
+  raw: bigint,
   maxLevel: number,
 ): { gpa: bigint; level: number } | undefined {
   const layout = ctx.spec.bitfield("GPA_AND_LEVEL").fields;
-  const raw = ctx.in(input);
   if ((raw & reservedMask(layout)) !== 0n) return undefined;
   const f = decodeBits(layout, raw).fields;
   const level = Number(f.level);

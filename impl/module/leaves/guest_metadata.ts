@@ -29,11 +29,17 @@ export interface GuestRead {
   returnsNext: boolean;
 }
 
+/** The write leaves' inputs (R8 is also the old-value output: read them first). */
+export function writeInputs(ctx: LeafContext) {
+  return { id: ctx.in("field_id"), data: ctx.in("data"), mask: ctx.in("write_mask") };
+}
+
 export function guestMetadataRead(ctx: LeafContext, opts: GuestRead): Completion {
+  // RDX is both the field id and the next id: read it before the default outputs.
+  const id = withContext(ctx.spec, ctx.in("field_id"), opts.scope);
   if (opts.returnsNext) ctx.out("next_field_id", FIELD_ID_NA);
   ctx.out("value", 0n);
   const c = context(ctx);
-  const id = withContext(ctx.spec, ctx.in("field_id"), opts.scope);
   if (opts.returnsNext && isNullFieldId(ctx.spec, id)) {
     ctx.out("next_field_id", mdNextElementId(c, opts.scope, FIELD_ID_NA, GUEST));
     return ctx.status("TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT");
@@ -47,13 +53,16 @@ export function guestMetadataRead(ctx: LeafContext, opts: GuestRead): Completion
   return ctx.ok();
 }
 
-export function guestMetadataWrite(ctx: LeafContext, scope: MdScope): Completion {
-  ctx.out("old_value", 0n);
+export function guestMetadataWrite(
+  ctx: LeafContext,
+  scope: MdScope,
+  input: { id: bigint; data: bigint; mask: bigint },
+): Completion {
   const c = context(ctx);
-  const id = withContext(ctx.spec, ctx.in("field_id"), scope);
+  const id = withContext(ctx.spec, input.id, scope);
   const bad = checkSingleElementId(ctx.spec, id);
   if (bad) return ctx.status(bad);
-  const r = mdWrite(c, scope, id, ctx.in("data"), ctx.in("write_mask"), GUEST);
+  const r = mdWrite(c, scope, id, input.data, input.mask, GUEST);
   if (r.status !== "TDX_SUCCESS") return ctx.status(r.status, r.detail);
   ctx.out("old_value", r.old!);
   return ctx.ok();

@@ -11,7 +11,7 @@ const MAX_ACCEPT_LEVEL = 1;
 export const tdgMemPageAccept: LeafHandler = (ctx) => {
   const g = currentGuest(ctx);
   const rcx = ctx.operandOf("gpa_and_level");
-  const op = gpaAndLevel(ctx, g.td, "gpa_and_level", MAX_ACCEPT_LEVEL);
+  const op = gpaAndLevel(ctx, g.td, ctx.in("gpa_and_level"), MAX_ACCEPT_LEVEL);
   if (!op) return ctx.status("TDX_OPERAND_INVALID", rcx);
   const r = acceptPage(ctx, g.td, op.gpa, op.level, () => g.vcpu.guestInterruptPending === true);
   switch (r.kind) {

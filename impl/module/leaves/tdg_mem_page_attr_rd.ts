@@ -15,10 +15,11 @@ import { traits } from "../sept_states.ts";
 import { joinWords, l2Attributes, MAX_VMS } from "./guest_gpa_attr.ts";
 
 export const tdgMemPageAttrRd: LeafHandler = (ctx) => {
+  // RCX and RDX are outputs too: take the input first.
+  const gpa = ctx.in("gpa");
   ctx.out("gpa_mapping", 0n);
   ctx.out("attributes", 0n);
   const g = currentGuest(ctx);
-  const gpa = ctx.in("gpa");
   const rcx = ctx.operandOf("gpa");
   const geo = septGeometry(ctx.spec, g.td);
   if (!checkPrivateGpa(geo, gpa)) return ctx.status("TDX_OPERAND_INVALID", rcx);

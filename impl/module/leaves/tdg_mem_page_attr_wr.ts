@@ -42,13 +42,15 @@ function exitOnL2WalkFailure(ctx: Parameters<LeafHandler>[0], td: TdState, vm: n
 }
 
 export const tdgMemPageAttrWr: LeafHandler = (ctx) => {
+  // RCX and RDX are outputs too: take the inputs first.
+  const rawGpaLevel = ctx.in("gpa_and_level");
+  const newAttr = ctx.in("new_attributes");
+  const flags = ctx.in("attr_flags");
   ctx.out("gpa_mapping", 0n);
   ctx.out("attributes", 0n);
   const g = currentGuest(ctx);
   const spec = ctx.spec;
   const geo = septGeometry(spec, g.td);
-  const newAttr = ctx.in("new_attributes");
-  const flags = ctx.in("attr_flags");
   for (let vm = 0; vm < MAX_VMS; vm++) {
     const a = vmWord(newAttr, vm);
     if (vm === 0 || vm > geo.numL2Vms) {
@@ -61,7 +63,7 @@ export const tdgMemPageAttrWr: LeafHandler = (ctx) => {
     }
   }
   const rcx = ctx.operandOf("gpa_and_level");
-  const op = gpaAndLevel(ctx, g.td, "gpa_and_level", MAX_ATTR_LEVEL);
+  const op = gpaAndLevel(ctx, g.td, rawGpaLevel, MAX_ATTR_LEVEL);
   if (!op) return ctx.status("TDX_OPERAND_INVALID", rcx);
   const violation = (level: number, state: string) =>
     eptViolationExit(ctx, g, { kind: "ept-violation", gpa: op.gpa, shared: false, level, state });

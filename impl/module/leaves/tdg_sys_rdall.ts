@@ -5,6 +5,8 @@ import { aboveGpaw, currentGuest, guestMdContext, mapGuest, sharedBit } from "..
 import { FIELD_ID_NA, mdDumpList, withContext } from "../metadata.ts";
 
 export const tdgSysRdall: LeafHandler = (ctx) => {
+  // R8 carries the start field in and the next field out.
+  const start = withContext(ctx.spec, ctx.in("field_id"), "global");
   ctx.out("next_field_id", FIELD_ID_NA);
   const g = currentGuest(ctx);
   const gpa = ctx.in("md_list_gpa");
@@ -16,7 +18,6 @@ export const tdgSysRdall: LeafHandler = (ctx) => {
   }
   const target = mapGuest(ctx, g, gpa);
   if (!target.ok) return target.done;
-  const start = withContext(ctx.spec, ctx.in("field_id"), "global");
   const r = mdDumpList(guestMdContext(ctx, g), "global", start, { who: "guest" }, page.size);
   if (r.list) ctx.cpu.memory.write(target.pa, r.list);
   ctx.out("next_field_id", r.next);

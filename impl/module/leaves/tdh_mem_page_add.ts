@@ -3,7 +3,7 @@
 // The TDR is locked exclusively, which keeps the Secure EPT stable without its own lock.
 import type { LeafHandler } from "../leaf_context.ts";
 import { checkAndLockHpa, sharedHpaInvalid } from "../hpa_checks.ts";
-import type { TdState } from "../state.ts";
+import { mrtdPageAdd } from "../mrtd.ts";
 import { checkPrivateGpa, septGeometry, setEntry, walk } from "../sept.ts";
 import {
   addChildren,
@@ -13,21 +13,15 @@ import {
   openTd,
 } from "../sept_steps.ts";
 
-// TEMPORARY until impl/module/mrtd.ts (helper P2) lands: the PAGE.ADD MRTD record.
-function mrtdPageAdd(td: TdState, gpa: bigint): void {
-  const block = new Uint8Array(128);
-  block.set(new TextEncoder().encode("MEM.PAGE.ADD"), 0);
-  new DataView(block.buffer).setBigUint64(16, gpa, true);
-  td.mrtdHash.update(block);
-}
-
 export const tdhMemPageAdd: LeafHandler = (ctx) => {
+  const rcxIn = ctx.in("gpa_and_level");
+  const tdrPa = ctx.in("tdr_pa");
   clearEntryOutputs(ctx);
-  const opened = openTd(ctx, ctx.in("tdr_pa"), "RDX", "exclusive", undefined);
+  const opened = openTd(ctx, tdrPa, "RDX", "exclusive", undefined);
   if (opened.fail) return opened.fail;
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 0, 0);
+  const op = gpaAndLevel(ctx, rcxIn, 0, 0);
   if (op.fail) return op.fail;
   const { gpa } = op.value;
   if (!checkPrivateGpa(g, gpa)) return ctx.status("TDX_OPERAND_INVALID", "RCX");
@@ -50,7 +44,7 @@ export const tdhMemPageAdd: LeafHandler = (ctx) => {
   const mem = ctx.cpu.memory;
   mem.write(mem.withKeyId(target, td.hkid), mem.read(source, 4096));
   setEntry(td, gpa, { ...w.entry, state: "MAPPED", hpa: target, level: 0, leaf: true });
-  mrtdPageAdd(td, gpa);
+  mrtdPageAdd(td, gpa, ctx.spec);
   addChildren(td, 1);
   ctx.state.pamt.set(target, { pageType: "PT_REG", owner: td.tdr, level: 0, bepoch: 0n });
   return ctx.ok();

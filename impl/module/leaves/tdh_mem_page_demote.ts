@@ -40,9 +40,9 @@ export const tdhMemPageDemote: LeafHandler = (ctx) => {
   const rcxIn = ctx.in("gpa_and_level");
   const rdxIn = ctx.in("tdr_and_flags");
   const pages = [ctx.in("sept_page_pa"), ...L2_PAGE_INPUTS.map((n) => ctx.in(n))];
+  const handle = ctx.inFields("tdr_and_flags");
   clearEntryOutputs(ctx);
 
-  const handle = ctx.inFields("tdr_and_flags");
   if (handle.reserved_11_1 !== 0n || handle.reserved_63_52 !== 0n) {
     return ctx.status("TDX_OPERAND_INVALID", "RDX");
   }
@@ -51,7 +51,7 @@ export const tdhMemPageDemote: LeafHandler = (ctx) => {
   if (opened.fail) return opened.fail;
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 1, 2);
+  const op = gpaAndLevel(ctx, rcxIn, 1, 2);
   if (op.fail) return op.fail;
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "shared");

@@ -41,16 +41,16 @@ function sameButAddress(a: SeptEntry, b: SeptEntry): boolean {
 
 export const tdhMemPagePromote: LeafHandler = (ctx) => {
   const v1 = ctx.version > 0;
-  clearEntryOutputs(ctx);
-  if (v1) { for (const o of L2_OUTPUTS) ctx.out(o, NULL_PA); }
   const rcxIn = ctx.in("gpa_and_level");
   const rdxIn = ctx.in("tdr_pa");
+  clearEntryOutputs(ctx);
+  if (v1) { for (const o of L2_OUTPUTS) ctx.out(o, NULL_PA); }
 
   const opened = openTd(ctx, rdxIn, "RDX", "shared", "shared");
   if (opened.fail) return opened.fail;
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 1, 2);
+  const op = gpaAndLevel(ctx, rcxIn, 1, 2);
   if (op.fail) return op.fail;
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "shared");

@@ -29,12 +29,14 @@ const REMOVABLE = new Set([
 ]);
 
 export const tdhMemPageRemove: LeafHandler = (ctx) => {
+  const rcxIn = ctx.in("gpa_and_level");
+  const tdrPa = ctx.in("tdr_pa");
   clearEntryOutputs(ctx);
-  const opened = openTd(ctx, ctx.in("tdr_pa"), "RDX", "shared", "shared");
+  const opened = openTd(ctx, tdrPa, "RDX", "shared", "shared");
   if (opened.fail) return opened.fail;
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 0, 2);
+  const op = gpaAndLevel(ctx, rcxIn, 0, 2);
   if (op.fail) return op.fail;
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "shared");

@@ -37,6 +37,7 @@ export const tdhMemSeptAdd: LeafHandler = (ctx) => {
   const given = [ctx.in("sept_page_pa"), ...L2_PAGE_INPUTS.map((n) => v1 ? ctx.in(n) : 0n)];
   const pages = given.map((p) => p === NULL_PA ? p : p & ~BIT63);
   const flagged = [...pages];
+  const handle = ctx.inFields("tdr_and_flags");
   clearEntryOutputs(ctx);
 
   const finish = (c: ReturnType<LeafHandler>) => {
@@ -47,7 +48,6 @@ export const tdhMemSeptAdd: LeafHandler = (ctx) => {
     return c;
   };
 
-  const handle = ctx.inFields("tdr_and_flags");
   if (handle.reserved_11_1 !== 0n || handle.reserved_63_52 !== 0n) {
     return finish(ctx.status("TDX_OPERAND_INVALID", "RDX"));
   }
@@ -57,7 +57,7 @@ export const tdhMemSeptAdd: LeafHandler = (ctx) => {
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
 
-  const op = gpaAndLevel(ctx, 1, g.maxLevel);
+  const op = gpaAndLevel(ctx, rcxIn, 1, g.maxLevel);
   if (op.fail) return finish(op.fail);
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "shared");

@@ -32,7 +32,7 @@ function add(m: MemoryTd, over: Partial<Record<string, bigint>> = {}, version = 
 
 /** Version 1 with an L2 page for VM `vm` whose page value is `pa`. */
 function addL2(m: MemoryTd, vm: number, pa: bigint, level = 3): LeafCall {
-  m.tables(GPA, level);
+  m.tables(GPA, level - 1); // the L1 entry at `level` is NL_MAPPED
   return add(m, {
     gpa_and_level: m.gal(GPA, level),
     sept_page_pa: NULL,
@@ -163,7 +163,7 @@ statusTests(LEAF, [
     status: "TDX_OPERAND_INVALID",
     operand: "RCX",
     why: "GPA not aligned to the level",
-    setup: (m) => add(m, { gpa_and_level: m.gal(GPA + 0x1000n, 1) }),
+    setup: (m) => add(m, { gpa_and_level: m.galRaw(GPA + 0x1000n, 1) }),
   },
   {
     status: "TDX_OPERAND_INVALID",

@@ -13,6 +13,7 @@ import {
 } from "../sept_steps.ts";
 
 export const tdhMemSeptRd: LeafHandler = (ctx) => {
+  const rcxIn = ctx.in("gpa_and_level");
   const handle = ctx.inFields("tdr_and_flags");
   const readL2 = handle.read_l2_attributes === 1n;
   // Only the flag is taken out: other low bits still fail the TDR address checks.
@@ -24,7 +25,7 @@ export const tdhMemSeptRd: LeafHandler = (ctx) => {
   const td = opened.value;
   if (readL2 && !isDebugTd(ctx, td)) return ctx.status("TDX_OPERAND_INVALID", "RDX");
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 0, g.maxLevel);
+  const op = gpaAndLevel(ctx, rcxIn, 0, g.maxLevel);
   if (op.fail) return op.fail;
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "shared");

@@ -33,14 +33,16 @@ const L2_OUTPUTS = [
 
 export const tdhMemSeptRemove: LeafHandler = (ctx) => {
   const v1 = ctx.version > 0;
+  const rcxIn = ctx.in("gpa_and_level");
+  const tdrPa = ctx.in("tdr_pa");
   clearEntryOutputs(ctx);
   if (v1) { for (const o of L2_OUTPUTS) ctx.out(o, NULL_PA); }
 
-  const opened = openTd(ctx, ctx.in("tdr_pa"), "RDX", "shared", "shared");
+  const opened = openTd(ctx, tdrPa, "RDX", "shared", "shared");
   if (opened.fail) return opened.fail;
   const td = opened.value;
   const g = septGeometry(ctx.spec, td);
-  const op = gpaAndLevel(ctx, 1, g.maxLevel);
+  const op = gpaAndLevel(ctx, rcxIn, 1, g.maxLevel);
   if (op.fail) return op.fail;
   const { gpa, level } = op.value;
   const walked = checkAndWalk(ctx, td, g, gpa, level, "exclusive");

@@ -28,7 +28,9 @@ export const tdhMngInit: LeafHandler = (ctx) => {
 
   const params = ctx.leaf.memory_operands!.find((m) => m.name === "td_params")!;
   const size = BigInt(params.size);
-  if (sharedHpaInvalid(ctx, paramsPa, size, BigInt(params.alignment)) || inSeamrr(ctx, paramsPa, size)) {
+  if (
+    sharedHpaInvalid(ctx, paramsPa, size, BigInt(params.alignment)) || inSeamrr(ctx, paramsPa, size)
+  ) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("td_params_pa"));
   }
   const bytes = ctx.cpu.memory.read(paramsPa, params.size);

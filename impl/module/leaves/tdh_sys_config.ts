@@ -3,7 +3,7 @@
 // HKID, after every LP has done TDH.SYS.LP.INIT. Version 1 also selects add-on features
 // (2026 extensions) with a TDX_FEATURES0-format bitmap in R9.
 import type { LeafHandler } from "../leaf_context.ts";
-import { StructCodec, type DecodedStruct } from "../../spec/codec.ts";
+import { type DecodedStruct, StructCodec } from "../../spec/codec.ts";
 import { faultCompletion, lockGlobal, sharedBufferInvalid } from "../platform_helpers.ts";
 import { platformLimit } from "../platform_limits.ts";
 import { checkTdmr, type TdmrEntry } from "../tdmr_checks.ts";

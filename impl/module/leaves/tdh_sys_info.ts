@@ -44,7 +44,8 @@ export const tdhSysInfo: LeafHandler = (ctx) => {
   // Configurable bits: CONFIG_DIRECT, plus ALLOW_DIRECT where the CPU has the bit.
   const list = configs.map((e) => {
     const native = cpu.cpuidOn(ctx.lp.id, e.leaf, e.subleaf);
-    const bits = (r: "eax" | "ebx" | "ecx" | "edx") => (e.direct[r] | (e.allow[r] & native[r])) >>> 0;
+    const bits = (r: "eax" | "ebx" | "ecx" | "edx") =>
+      (e.direct[r] | (e.allow[r] & native[r])) >>> 0;
     return {
       leaf_subleaf: { leaf: e.leaf >>> 0, subleaf: e.subleaf >>> 0 },
       values: { eax: bits("eax"), ebx: bits("ebx"), ecx: bits("ecx"), edx: bits("edx") },

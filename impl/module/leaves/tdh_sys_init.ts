@@ -5,10 +5,10 @@ import { clearOutputs, faultCompletion, lockGlobal } from "../platform_helpers.t
 import { isFault, samplePlatform } from "../platform_sample.ts";
 
 export const tdhSysInit: LeafHandler = (ctx) => {
+  const attributes = ctx.in("sys_attributes");
   clearOutputs(ctx);
   const busy = lockGlobal(ctx, "exclusive");
   if (busy) return busy;
-  const attributes = ctx.in("sys_attributes");
   if (attributes !== 0n) return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("sys_attributes"));
   const p = ctx.state.platform;
   if (p.sysState !== "SYSINIT_PENDING") return ctx.status("TDX_SYS_INIT_NOT_PENDING");

@@ -80,8 +80,14 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
   vcpu.pendingExit = undefined;
   if (vcpu.lastTdExit === "LAST_EXIT_TDVMCALL" && pending?.kind === "tdvmcall") {
     tdvmcallReturn(ctx, td, pending, ctx.regs);
-  } else if (vcpu.lastTdExit === "LAST_EXIT_ASYNC_TRAP" && pending?.kind === "async" && pending.regs) {
-    pending.regs.RAX = withRecoverabilityHint(ctx, pending.regs.RAX, flags.host_recoverability_hint);
+  } else if (
+    vcpu.lastTdExit === "LAST_EXIT_ASYNC_TRAP" && pending?.kind === "async" && pending.regs
+  ) {
+    pending.regs.RAX = withRecoverabilityHint(
+      ctx,
+      pending.regs.RAX,
+      flags.host_recoverability_hint,
+    );
   }
 
   vcpu.state = "running";

@@ -1,12 +1,21 @@
 // Test support: a CPU with the reference TDX module loaded, and calls by leaf name.
 import { type Spec, theSpec } from "../../spec/mod.ts";
 import { Cpu, DEFAULT_PLATFORM, type PlatformConfig } from "../../cpu/cpu.ts";
-import { seamcallByName } from "../../cpu/leaf_call.ts";
+import { leafRegisters, readOutputs, seamcallByName } from "../../cpu/leaf_call.ts";
+import type { ModuleProfile } from "../module_profile.ts";
 import { TdxModule } from "../module.ts";
 import { describeStatus } from "../completion.ts";
-import { PageAllocator, planTdmrs, type PlannedTdmr, usableAreas } from "./platform_layout.ts";
+import { PageAllocator, type PlannedTdmr, planTdmrs, usableAreas } from "./platform_layout.ts";
 import { StructCodec } from "../../spec/codec.ts";
 import { platformLimit, platformLimitN } from "../platform_limits.ts";
+import {
+  type CreatedTd,
+  createTd,
+  type CreateTdOptions,
+  createVcpu,
+  type CreateVcpuOptions,
+  finalizeTd,
+} from "./td_fixture.ts";
 
 export interface CallResult {
   status: bigint;
@@ -21,7 +30,8 @@ export interface CallResult {
 export class Platform {
   readonly spec: Spec;
   readonly cpu: Cpu;
-  readonly module: TdxModule;
+  /** The loaded module; `loadNewModule` replaces it (a TD-preserving update). */
+  module: TdxModule;
 
   constructor(config: PlatformConfig = DEFAULT_PLATFORM) {
     this.spec = theSpec();
@@ -48,6 +58,36 @@ export class Platform {
       throw new Error(`SEAMCALL ${name} ended with ${r.outcome.kind}`);
     }
     return { status: r.status, ...this.describe(r.status), out: r.out };
+  }
+
+  /**
+   * The SEAM loader installs a new module build (a TD-preserving update): the CPU, its
+   * memory and the SEAM handoff area stay; the new module starts in SYSINIT_PENDING.
+   */
+  loadNewModule(profile?: ModuleProfile): TdxModule {
+    this.module = new TdxModule(this.spec, this.cpu);
+    if (profile) this.module.state.profile = profile;
+    this.cpu.loadModule(this.module);
+    return this.module;
+  }
+
+  /**
+   * SEAMCALL with a raw RAX: the leaf's number and `version`, with `raxExtra` OR-ed in
+   * (e.g. reserved bits), for the dispatcher's RAX checks.
+   */
+  seamcallRaw(
+    name: string,
+    inputs: Record<string, bigint | number> = {},
+    opts: { lp?: number; version?: number; raxExtra?: bigint } = {},
+  ): CallResult {
+    const leaf = this.spec.seamcall(name);
+    const regs = leafRegisters(this.spec, leaf, inputs, opts.version ?? 0);
+    regs.RAX |= opts.raxExtra ?? 0n;
+    const outcome = this.cpu.seamcall(opts.lp ?? 0, regs);
+    if (outcome.kind !== "completed") {
+      throw new Error(`SEAMCALL ${name} ended with ${outcome.kind}`);
+    }
+    return { status: regs.RAX, ...this.describe(regs.RAX), out: readOutputs(leaf, regs) };
   }
 
   // ------------------------------------------------------------------ platform bring-up
@@ -191,5 +231,22 @@ export class Platform {
     this.initTdmrs();
     const state = this.module.state.platform.sysState;
     if (state !== "SYS_READY") throw new Error(`platform bring-up ended in ${state}`);
+  }
+
+  // ------------------------------------------------------------------ TDs (td_fixture.ts)
+
+  /** A TD built through SEAMCALLs up to `opts.stage` (default: TDH.MNG.INIT done). */
+  createTd(opts: CreateTdOptions = {}): CreatedTd {
+    return createTd(this, opts);
+  }
+
+  /** A vCPU of `td`: TDH.VP.CREATE, TDH.VP.ADDCX and (unless `init` is false) TDH.VP.INIT. */
+  createVcpu(td: CreatedTd, opts: CreateVcpuOptions = {}): bigint {
+    return createVcpu(this, td, opts);
+  }
+
+  /** TDH.MR.FINALIZE. */
+  finalizeTd(td: CreatedTd): void {
+    finalizeTd(this, td);
   }
 }

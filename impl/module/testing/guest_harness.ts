@@ -5,9 +5,13 @@ import { type GuestPort } from "../../cpu/guest_execution.ts";
 import { tdcallByName } from "../../cpu/leaf_call.ts";
 import type { Registers } from "../../cpu/registers.ts";
 import { encodeBits } from "../../spec/bits.ts";
+import { type Spec, theSpec } from "../../spec/mod.ts";
+import type { MetadataItem } from "../../spec/types.ts";
+import { Cpu } from "../../cpu/cpu.ts";
+import { describeStatus } from "../completion.ts";
+import { TdxModule } from "../module.ts";
 import { levelSize, setEntry } from "../sept.ts";
 import type { TdState, VcpuState } from "../state.ts";
-import { Platform } from "./fixture.ts";
 
 export interface TdcallResult {
   status: bigint;
@@ -26,19 +30,53 @@ export interface HarnessOptions {
   configFlags?: bigint;
   numL2Vms?: number;
   maxVcpus?: number;
+  /** Another spec (e.g. `specWith`), for a module with facts tdx_1.5 does not have. */
+  spec?: Spec;
+}
+
+/** The repository's spec with extra or replaced metadata items (same name and scope replace). */
+export function specWith(metadata: MetadataItem[]): Spec {
+  const base = theSpec();
+  const key = (m: MetadataItem) => `${m.scope}:${m.name}`;
+  const replaced = new Set(metadata.map(key));
+  const kept = base.located.filter((l) => l.item.kind !== "metadata" || !replaced.has(key(l.item)));
+  const added = metadata.map((item) => ({
+    item,
+    file: `metadata/${item.scope}/${item.name.toLowerCase()}.yaml`,
+    position: () => ({ line: 1, col: 1 }),
+  }));
+  return new (base.constructor as new (l: typeof base.located) => Spec)([...kept, ...added]);
 }
 
 const TDR = 0x4000_0000n;
 const TDVPR = 0x4000_1000n;
 
+/** The CPU and module under test, with status naming as the SEAMCALL fixture has it. */
+class Machine {
+  readonly cpu: Cpu;
+  readonly module: TdxModule;
+  constructor(readonly spec: Spec) {
+    this.cpu = new Cpu(spec);
+    this.module = new TdxModule(spec, this.cpu);
+    this.cpu.loadModule(this.module);
+  }
+  describe(status: bigint) {
+    const { name, detail } = describeStatus(this.spec, status);
+    const operand = this.spec.enum("OPERAND_ID").values.find((v) => BigInt(v.value) === detail)
+      ?.name;
+    return { name, detail, operand };
+  }
+}
+
 export class GuestHarness {
-  readonly p = new Platform();
+  readonly p: Machine;
   readonly td: TdState;
   readonly vcpu: VcpuState;
   readonly lp = 0;
   private nextHpa = 0x5000_0000n;
 
   constructor(opts: HarnessOptions = {}) {
+    this.p = new Machine(opts.spec ?? theSpec());
     const state = this.p.module.state;
     this.td = state.newTd(TDR, opts.hkid ?? this.p.cpu.platform.sharedKeyIds + 2);
     Object.assign(this.td, {
@@ -182,7 +220,13 @@ export class GuestHarness {
       });
       const completed = r.status !== raxIn || this.p.module.last?.completion.name !==
           "TDCALL_NOT_COMPLETED";
-      return { status: r.status, ...this.p.describe(r.status), out: r.out, regs: r.regs, completed };
+      return {
+        status: r.status,
+        ...this.p.describe(r.status),
+        out: r.out,
+        regs: r.regs,
+        completed,
+      };
     } finally {
       lp.mode = "vmx-root";
     }

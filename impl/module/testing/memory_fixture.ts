@@ -8,12 +8,13 @@ import { lockKey } from "../locks.ts";
 import { alignDown, entryAt, levelSize, septGeometry } from "../sept.ts";
 import type { TdState } from "../state.ts";
 import { type CallResult, Platform } from "./fixture.ts";
+import { type CreatedTd, createTd, createVcpu, finalizeTd } from "./td_fixture.ts";
 
 export interface TdOptions {
   debug?: boolean;
   numL2Vms?: number;
   gpaw52?: boolean;
-  /** How far to build the TD: MNG.CREATE only, keys configured, TDCS added, INITIALIZED, RUNNABLE. */
+  /** How far to build: MNG.CREATE only, keys configured, TDCS added, INITIALIZED, RUNNABLE. */
   stage?: "created" | "keys" | "tdcs" | "initialized" | "runnable";
 }
 
@@ -29,11 +30,12 @@ type Inputs = Record<string, bigint | number>;
 export class MemoryTd {
   readonly tdr: bigint;
   readonly hkid: number;
+  readonly created: CreatedTd;
 
   constructor(readonly p: Platform, opts: TdOptions = {}) {
-    this.tdr = p.allocPage();
-    this.hkid = p.freeHkid();
-    buildTd(this, opts);
+    this.created = buildTd(this, opts);
+    this.tdr = this.created.tdr;
+    this.hkid = this.created.hkid;
   }
 
   get td(): TdState {
@@ -65,8 +67,13 @@ export class MemoryTd {
     return r;
   }
 
-  /** GPA_AND_LEVEL for a GPA and level. */
+  /** GPA_AND_LEVEL for the entry at `level` covering `gpa` (the GPA aligned down to it). */
   gal(gpa: bigint, level: number): bigint {
+    return this.galRaw(alignDown(gpa, level), level);
+  }
+
+  /** GPA_AND_LEVEL exactly as given (for alignment failures). */
+  galRaw(gpa: bigint, level: number): bigint {
     return encodeBits(this.spec.bitfield("GPA_AND_LEVEL").fields, {
       gpa: gpa >> 12n,
       level: BigInt(level),
@@ -148,9 +155,10 @@ export class MemoryTd {
     this.ok("TDH.MEM.TRACK", { tdr_pa: this.tdr });
   }
 
-  /** Makes the TD RUNNABLE (TDH.MR.FINALIZE). */
+  /** Makes the TD RUNNABLE: a vCPU (the module wants one), then TDH.MR.FINALIZE. */
   finalize(): void {
-    finalizeTd(this);
+    createVcpu(this.p, this.created);
+    finalizeTd(this.p, this.created);
   }
 
   /** Holds a lock as an operation in flight on another logical processor would. */
@@ -170,62 +178,21 @@ export class MemoryTd {
 }
 
 // ---------------------------------------------------------------------------------
-// TD construction: through the TD life-cycle fixture (helper P2) when it is there, else
-// real TDH.MNG.CREATE / KEY.CONFIG / ADDCX and the INITIALIZED state set directly.
+// TD construction: the TD life-cycle fixture (real TDH.MNG.* SEAMCALLs, TDH.MR.FINALIZE).
 
-type CreateTd = (opts: Record<string, unknown>) => unknown;
-
-function buildTd(m: MemoryTd, opts: TdOptions): void {
-  const p = m.p;
-  if (p.module.state.platform.sysState !== "SYS_READY") p.readyPlatform();
+function buildTd(m: MemoryTd, opts: TdOptions): CreatedTd {
   const stage = opts.stage ?? "initialized";
-  const create = (p as unknown as { createTd?: CreateTd }).createTd;
-  void create;
-  m.ok("TDH.MNG.CREATE", { tdr_pa: m.tdr, hkid: m.hkid });
-  if (stage === "created") return;
-  const done = new Set<number>();
-  for (const lp of p.cpu.lps) {
-    const pkg = p.cpu.packageOf(lp.id);
-    if (done.has(pkg)) continue;
-    done.add(pkg);
-    const r = p.seamcall("TDH.MNG.KEY.CONFIG", { tdr_pa: m.tdr }, { lp: lp.id });
-    if (r.name !== "TDX_SUCCESS") throw new Error(`TDH.MNG.KEY.CONFIG failed: ${r.name}`);
+  const td = createTd(m.p, {
+    stage: stage === "runnable" ? "initialized" : stage,
+    debug: opts.debug,
+    numL2Vms: opts.numL2Vms,
+    gpaw52: opts.gpaw52,
+  });
+  if (stage === "runnable") {
+    createVcpu(m.p, td);
+    finalizeTd(m.p, td);
   }
-  if (stage === "keys") return;
-  const pages = 6 + (opts.numL2Vms ?? 0);
-  for (let i = 0; i < pages; i++) {
-    m.ok("TDH.MNG.ADDCX", { tdcx_pa: m.page(), tdr_pa: m.tdr });
-  }
-  if (stage === "tdcs") return;
-  initializeDirectly(m, opts);
-  if (stage === "runnable") m.finalize();
-}
-
-/** Stand-in for TDH.MNG.INIT until the TD fixture lands: the state it would leave. */
-function initializeDirectly(m: MemoryTd, opts: TdOptions): void {
-  const spec = m.spec;
-  const td = m.td;
-  td.attributes = encodeBits(spec.bitfield("TD_ATTRIBUTES").fields, {
-    DEBUG: opts.debug ? 1n : 0n,
-  });
-  td.numL2Vms = opts.numL2Vms ?? 0;
-  td.configFlags = encodeBits(spec.bitfield("CONFIG_FLAGS").fields, {
-    GPAW: opts.gpaw52 ? 1n : 0n,
-  });
-  td.eptp = encodeBits(spec.bitfield("EPTP_CONTROLS").fields, {
-    EPT_PS_MT: spec.enumValue("ept_memory_type", "WB"),
-    EPT_PWL: 3n,
-    BASE_PA: td.tdcx[3] >> 12n,
-  });
-  td.opState = "OP_STATE_INITIALIZED";
-}
-
-function finalizeTd(m: MemoryTd): void {
-  const r = m.call("TDH.MR.FINALIZE", { tdr_pa: m.tdr });
-  if (r.name === "TDX_SUCCESS") return;
-  // TDH.MR.FINALIZE not there yet: its effect on the operation state.
-  m.td.opState = "OP_STATE_RUNNABLE";
-  m.td.finalized = true;
+  return td;
 }
 
 // ---------------------------------------------------------------------------------

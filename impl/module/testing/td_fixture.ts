@@ -8,6 +8,7 @@ import type { CallResult, Platform } from "./fixture.ts";
 import { cpuidConfigurable } from "../td_params.ts";
 import { requiredTdcsPages, requiredTdvpsPages } from "../td_limits.ts";
 import type { TdState, VcpuState } from "../state.ts";
+import { alignDown, entryAt, septGeometry } from "../sept.ts";
 
 export interface TdParamsOptions {
   attributes?: bigint;
@@ -65,7 +66,8 @@ function expectOk(name: string, r: CallResult): CallResult {
 /** A TD_PARAMS value TDH.MNG.INIT accepts on the default platform, changed by `o`. */
 export function tdParams(p: Platform, o: TdParamsOptions = {}): DecodedStruct {
   const spec = p.spec;
-  const bits = (name: string, v: Record<string, bigint>) => encodeBits(spec.bitfield(name).fields, v);
+  const bits = (name: string, v: Record<string, bigint>) =>
+    encodeBits(spec.bitfield(name).fields, v);
   const gpaw = o.gpaw52 ? 1n : 0n;
   const pwl = spec.enumValue("SEPT_LEVEL", o.gpaw52 ? "PML5" : "PML4");
   const cpuid = cpuidConfigurable(spec).map((_, i) => ({
@@ -94,7 +96,9 @@ export function tdParams(p: Platform, o: TdParamsOptions = {}): DecodedStruct {
 
 /** TD_PARAMS bytes in shared host memory (1024-byte aligned); returns their address. */
 export function writeTdParams(p: Platform, value: DecodedStruct | Uint8Array): bigint {
-  const bytes = value instanceof Uint8Array ? value : new StructCodec(p.spec).encode("TD_PARAMS", value);
+  const bytes = value instanceof Uint8Array
+    ? value
+    : new StructCodec(p.spec).encode("TD_PARAMS", value);
   const pa = p.allocRange(BigInt(bytes.length), 1024n);
   p.cpu.memory.write(pa, bytes);
   return pa;
@@ -107,7 +111,10 @@ export function configureTdKeys(p: Platform, tdr: bigint): void {
     const pkg = p.cpu.packageOf(lp.id);
     if (done.has(pkg)) continue;
     done.add(pkg);
-    expectOk("TDH.MNG.KEY.CONFIG", p.seamcall("TDH.MNG.KEY.CONFIG", { tdr_pa: tdr }, { lp: lp.id }));
+    expectOk(
+      "TDH.MNG.KEY.CONFIG",
+      p.seamcall("TDH.MNG.KEY.CONFIG", { tdr_pa: tdr }, { lp: lp.id }),
+    );
   }
 }
 
@@ -169,4 +176,54 @@ export function tdState(p: Platform, td: CreatedTd): TdState {
 }
 export function vcpuState(p: Platform, tdvpr: bigint): VcpuState {
   return p.module.state.vcpus.get(tdvpr)!;
+}
+
+/** GPA_AND_LEVEL of a GPA at a level. */
+export function gpaAndLevel(p: Platform, gpa: bigint, level: number): bigint {
+  return encodeBits(p.spec.bitfield("GPA_AND_LEVEL").fields, {
+    gpa: gpa >> 12n,
+    level: BigInt(level),
+  });
+}
+
+/**
+ * TDH.MEM.PAGE.ADD of a 4 KiB page holding `bytes` at private `gpa` (Secure EPT pages
+ * added with TDH.MEM.SEPT.ADD first, where missing). Returns the TD page's address.
+ */
+export function addPage(p: Platform, td: CreatedTd, gpa: bigint, bytes: Uint8Array): bigint {
+  const state = p.module.state.tds.get(td.tdr)!;
+  for (let l = septGeometry(p.spec, state).maxLevel; l > 0; l--) {
+    if (entryAt(state, l, gpa).state !== "FREE") continue;
+    expectOk(
+      "TDH.MEM.SEPT.ADD",
+      p.seamcall("TDH.MEM.SEPT.ADD", {
+        gpa_and_level: gpaAndLevel(p, alignDown(gpa, l), l),
+        tdr_and_flags: td.tdr,
+        sept_page_pa: p.allocPage(),
+      }),
+    );
+  }
+  const source = p.allocPage();
+  p.cpu.memory.write(source, bytes);
+  const target = p.allocPage();
+  expectOk(
+    "TDH.MEM.PAGE.ADD",
+    p.seamcall("TDH.MEM.PAGE.ADD", {
+      gpa_and_level: gpaAndLevel(p, gpa, 0),
+      tdr_pa: td.tdr,
+      target_page_pa: target,
+      source_page_pa: source,
+    }),
+  );
+  return target;
+}
+
+/** TDH.MR.EXTEND of every 256-byte chunk of the 4 KiB page at `gpa`. */
+export function extendPage(p: Platform, td: CreatedTd, gpa: bigint): void {
+  for (let off = 0n; off < 4096n; off += 256n) {
+    expectOk(
+      "TDH.MR.EXTEND",
+      p.seamcall("TDH.MR.EXTEND", { chunk_gpa: gpa + off, tdr_pa: td.tdr }),
+    );
+  }
 }
