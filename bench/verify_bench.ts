@@ -49,6 +49,16 @@ Deno.bench({
 });
 
 Deno.bench({
+  name: "this suite: verifyQuote, PCK chain not cached (a new platform every time)",
+  group: "verify",
+  async fn() {
+    clearVerificationCaches("platform");
+    const r = await verifyQuote(quote, options);
+    if (!r.ok) throw new Error("verification failed");
+  },
+});
+
+Deno.bench({
   name: "this suite: verifyQuote, every cache cleared first (cold)",
   group: "verify",
   async fn() {

@@ -4,6 +4,7 @@ import { theSpec } from "../impl/spec/mod.ts";
 import type { Layer, StepActual, Vector, VectorExecutor, VectorOutcome } from "./vector_types.ts";
 import { runStructStep } from "./layers/struct_layer.ts";
 import { ModuleSession } from "./layers/module_layer.ts";
+import { runMeasureStep } from "./layers/measure_layer.ts";
 
 /** A layer's runner: a fresh session per vector, one call per step. */
 export interface LayerSession {
@@ -16,6 +17,7 @@ const spec = theSpec();
 export const REFERENCE_LAYERS: Partial<Record<Layer, LayerFactory>> = {
   struct: () => ({ step: (op, input) => runStructStep(spec, { op, input, expect: {} }) }),
   module: () => new ModuleSession(),
+  measure: () => ({ step: (op, input) => runMeasureStep(spec, op, input) }),
 };
 
 export const REFERENCE_IMPLEMENTATION = {

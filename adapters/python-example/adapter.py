@@ -13,10 +13,11 @@ Run it with the suite:
   deno task conformance --impl 'python3 adapters/python-example/adapter.py'
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
+
+from tdvf_measure import Layout, measure_step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SPEC = os.path.join(HERE, "..", "..", "docs", "spec.json")
@@ -195,7 +196,7 @@ def struct_step(spec, op, inp):
         return {"error": {"class": "invalid-input", "detail": str(e)}}
 
 
-OPS = ["struct.decode", "struct.encode"]
+OPS = ["struct.decode", "struct.encode", "measure.tdvf"]
 
 
 def main():
@@ -203,7 +204,10 @@ def main():
     ap.add_argument("--spec", default=DEFAULT_SPEC, help="the spec document (deno task spec --json)")
     args = ap.parse_args()
     with open(args.spec, encoding="utf-8") as fh:
-        spec = Spec(json.load(fh))
+        doc = json.load(fh)
+    spec = Spec(doc)
+    layout = Layout(doc)
+    root = os.path.join(HERE, "..", "..")
     out = sys.stdout
     for line in sys.stdin:
         line = line.strip()
@@ -216,7 +220,7 @@ def main():
                 "type": "ready",
                 "protocol": 1,
                 "implementation": {"name": "python-example", "version": "0.1.0", "language": "Python 3"},
-                "capabilities": {"layers": ["struct"], "ops": OPS},
+                "capabilities": {"layers": ["struct", "measure"], "ops": OPS},
             }
         elif t == "run":
             seq = msg["seq"]
@@ -226,7 +230,10 @@ def main():
                 for step in vector["steps"]:
                     if step["op"] not in OPS:
                         raise NotImplementedError(step["op"])
-                    steps.append(struct_step(spec, step["op"], step["input"]))
+                    if step["op"] == "measure.tdvf":
+                        steps.append(measure_step(layout, root, step["input"]))
+                    else:
+                        steps.append(struct_step(spec, step["op"], step["input"]))
                 reply = {"type": "result", "seq": seq, "steps": steps}
             except NotImplementedError as e:
                 reply = {"type": "skipped", "seq": seq, "reason": "op %s is not implemented" % e}

@@ -29,7 +29,10 @@ export function fail(
   message: string,
   offset?: number,
 ): { ok: false; error: AttestError } {
-  return { ok: false, error: offset === undefined ? { kind, field, message } : { kind, field, message, offset } };
+  return {
+    ok: false,
+    error: offset === undefined ? { kind, field, message } : { kind, field, message, offset },
+  };
 }
 
 /**

@@ -15,8 +15,8 @@ import {
   DEFAULT_PLATFORM,
   type MemoryRange,
   type PlatformConfig,
-  resolvePlatform,
   type ResolvedPlatform,
+  resolvePlatform,
   type SmrrConfig,
 } from "./platform_config.ts";
 import { CpuidModel } from "./cpuid.ts";

@@ -91,8 +91,9 @@ export function resolvePlatform(config: PlatformConfig): ResolvedPlatform {
     ...config,
     packages,
     lpPackages: lpPackagesOf(withPackages),
-    packageFms: config.packageFms?.length === packages ? config.packageFms :
-      Array.from({ length: packages }, () => DEFAULT_PLATFORM.packageFms[0]),
+    packageFms: config.packageFms?.length === packages
+      ? config.packageFms
+      : Array.from({ length: packages }, () => DEFAULT_PLATFORM.packageFms[0]),
   };
 }
 

@@ -10,7 +10,9 @@ function rangeMask(size: bigint, maxBits: number): bigint {
   return all & ~(size - 1n);
 }
 
-function smrrValues(smrr: SmrrConfig): { base: Record<string, bigint>; mask: Record<string, bigint> } {
+function smrrValues(
+  smrr: SmrrConfig,
+): { base: Record<string, bigint>; mask: Record<string, bigint> } {
   const mask32 = rangeMask(smrr.range.size, 32);
   return {
     base: { MEMTYPE: 6n, BASE: (smrr.range.base >> 12n) & 0xF_FFFFn },

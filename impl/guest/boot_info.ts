@@ -33,7 +33,9 @@ export function readBootInfo(spec: Spec, memory: GuestMemory, hobAddress: bigint
     const hobType = header.hob_type as number;
     const hobLength = header.hob_length as number;
     if (hobType === type("END_OF_HOB_LIST")) break;
-    if (hobLength < headerSize) throw new Error(`HOB at 0x${at.toString(16)} has length ${hobLength}`);
+    if (hobLength < headerSize) {
+      throw new Error(`HOB at 0x${at.toString(16)} has length ${hobLength}`);
+    }
     if (hobType === type("RESOURCE_DESCRIPTOR")) {
       const d = codec.decode("EFI_HOB_RESOURCE_DESCRIPTOR", memory.read(at, hobLength)).value;
       const range = { address: d.physical_start as bigint, length: d.resource_length as bigint };

@@ -6,7 +6,8 @@ import { bootFake } from "./testing/boot_fake.ts";
 const spec = theSpec();
 const path = (item: string) => spec.guestInterface(item).path;
 const RTMR2 = path("tdx_guest.rtmr2");
-const data = (seed: number, n = 48) => Uint8Array.from({ length: n }, (_, i) => (seed * 7 + i) & 0xFF);
+const data = (seed: number, n = 48) =>
+  Uint8Array.from({ length: n }, (_, i) => (seed * 7 + i) & 0xFF);
 
 Deno.test("measurement files: the eight registers under the spec's paths", () => {
   const { kernel } = bootFake();
@@ -65,7 +66,10 @@ Deno.test("a write of more than 48 bytes is clipped to 48 and extends with them"
   const { td, p } = bootFake();
   const long = data(5, 64);
   assert.deepEqual(td.drive(p.writeFile(RTMR2, long)), { ok: true, value: 48 });
-  assert.deepEqual(td.rtmr[2], sha384(new Uint8Array([...new Uint8Array(48), ...long.slice(0, 48)])));
+  assert.deepEqual(
+    td.rtmr[2],
+    sha384(new Uint8Array([...new Uint8Array(48), ...long.slice(0, 48)])),
+  );
 });
 
 Deno.test("an empty write does nothing and returns 0", () => {

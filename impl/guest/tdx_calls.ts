@@ -4,7 +4,7 @@
 import type { Spec } from "../spec/mod.ts";
 import { encodeBits } from "../spec/bits.ts";
 import type { GuestPort } from "../cpu/guest_execution.ts";
-import { leafRegisters, type LeafCallResult, tdcallByName } from "../cpu/leaf_call.ts";
+import { type LeafCallResult, leafRegisters, tdcallByName } from "../cpu/leaf_call.ts";
 import type { Gpr } from "../cpu/registers.ts";
 import type { Errno } from "./errno.ts";
 
@@ -100,7 +100,9 @@ export function* tdvmcall(
   if (outcome.kind !== "completed") throw new Error(`TDG.VP.VMCALL raised ${outcome.kind}`);
   // Linux panics when the TDCALL itself fails: the module refused the exit.
   if (regs.RAX !== spec.statusValue("TDX_SUCCESS") && !port.exitRequested) {
-    throw new Error(`guest kernel panic: TDG.VP.VMCALL<${name}> failed with 0x${regs.RAX.toString(16)}`);
+    throw new Error(
+      `guest kernel panic: TDG.VP.VMCALL<${name}> failed with 0x${regs.RAX.toString(16)}`,
+    );
   }
   if (port.exitRequested) yield;
   const out: Record<string, bigint> = {};

@@ -93,7 +93,9 @@ export class TdxGuestDriver {
 
   /** Byte offset of REPORTDATA inside the TDREPORT (the driver reuses that spot). */
   get reportDataGpa(): bigint {
-    const mac = this.k.spec.struct("TDREPORT_STRUCT").fields.find((f) => f.name === "report_mac_struct")!;
+    const mac = this.k.spec.struct("TDREPORT_STRUCT").fields.find((f) =>
+      f.name === "report_mac_struct"
+    )!;
     const rd = this.k.spec.struct("REPORTMACSTRUCT").fields.find((f) => f.name === "report_data")!;
     return this.reportBuffer + BigInt(mac.offset! + rd.offset!);
   }
@@ -134,7 +136,10 @@ export class TdxGuestDriver {
 
   /** The report buffer's bytes as they are now. */
   reportBytes(): Uint8Array {
-    return this.k.memory.read(this.reportBuffer, this.k.spec.struct("TDREPORT_STRUCT").size as number);
+    return this.k.memory.read(
+      this.reportBuffer,
+      this.k.spec.struct("TDREPORT_STRUCT").size as number,
+    );
   }
 
   decodeReport(): DecodedStruct {

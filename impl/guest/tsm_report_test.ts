@@ -16,7 +16,8 @@ const codec = new StructCodec(spec);
 const ROOT = spec.guestInterface("tsm_report.inblob").path.split("/<name>/")[0];
 const DIR = `${ROOT}/r1`;
 const attr = (name: string) => `${DIR}/${name}`;
-const nonce = (seed: number, n = 64) => Uint8Array.from({ length: n }, (_, i) => (seed + 3 * i) & 0xFF);
+const nonce = (seed: number, n = 64) =>
+  Uint8Array.from({ length: n }, (_, i) => (seed + 3 * i) & 0xFF);
 const text = (r: { ok: boolean; value?: Uint8Array }) => new TextDecoder().decode(r.value);
 
 function withReport(opts: Parameters<typeof bootFake>[0] = {}) {
@@ -101,7 +102,13 @@ function host(answer: (call: VmcallRecord, td: FakeTd) => void) {
 
 Deno.test("configfs-tsm errors", async (t) => {
   type Ctx = ReturnType<typeof bootFake>;
-  const rows: { item: string; errno: string; name: string; run: (c: Ctx) => unknown; opts?: Parameters<typeof bootFake>[0] }[] = [
+  const rows: {
+    item: string;
+    errno: string;
+    name: string;
+    run: (c: Ctx) => unknown;
+    opts?: Parameters<typeof bootFake>[0];
+  }[] = [
     {
       item: "tsm_report.outblob",
       errno: "EINVAL",
@@ -155,7 +162,9 @@ Deno.test("configfs-tsm errors", async (t) => {
         prepare: host((call, t) =>
           t.answer(
             call,
-            call.name === "GetQuote" ? "TDG.VP.VMCALL_SUBFUNC_UNSUPPORTED" : "TDG.VP.VMCALL_SUCCESS",
+            call.name === "GetQuote"
+              ? "TDG.VP.VMCALL_SUBFUNC_UNSUPPORTED"
+              : "TDG.VP.VMCALL_SUCCESS",
           )
         ),
       },
@@ -170,7 +179,9 @@ Deno.test("configfs-tsm errors", async (t) => {
       name: "the host completes with an error status",
       opts: {
         prepare: host((call, t) => {
-          if (call.name === "GetQuote") completeQuote(t, call.regs.R12, new Uint8Array(0), "GET_QUOTE_ERROR");
+          if (call.name === "GetQuote") {
+            completeQuote(t, call.regs.R12, new Uint8Array(0), "GET_QUOTE_ERROR");
+          }
           t.answer(call, "TDG.VP.VMCALL_SUCCESS");
         }),
       },
@@ -192,7 +203,10 @@ Deno.test("configfs-tsm errors", async (t) => {
       run: ({ td, p }) => {
         td.drive(p.writeFile(attr("inblob"), nonce(1)));
         const r = td.drive(p.readFile(attr("outblob")));
-        assert.equal(td.vmcalls.filter((c) => c.name === "Instruction.HLT").length, GET_QUOTE_TIMEOUT_POLLS);
+        assert.equal(
+          td.vmcalls.filter((c) => c.name === "Instruction.HLT").length,
+          GET_QUOTE_TIMEOUT_POLLS,
+        );
         return r;
       },
     },

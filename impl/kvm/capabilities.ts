@@ -19,7 +19,9 @@ export function checkExtension(host: KvmHost, vm: VmCapView | undefined, cap: bi
     case c("KVM_CAP_MAX_VCPUS"):
       return vm ? BigInt(vm.maxVcpus) : tdxValue(spec, "KVM_CREATE_VCPU", "KVM_MAX_VCPUS");
     case c("KVM_CAP_MEMORY_ATTRIBUTES"):
-      return !vm || td ? tdxValue(spec, "KVM_SET_MEMORY_ATTRIBUTES", "KVM_MEMORY_ATTRIBUTE_PRIVATE") : 0n;
+      return !vm || td
+        ? tdxValue(spec, "KVM_SET_MEMORY_ATTRIBUTES", "KVM_MEMORY_ATTRIBUTE_PRIVATE")
+        : 0n;
     case c("KVM_CAP_GUEST_MEMFD"):
     case c("KVM_CAP_USER_MEMORY2"):
     case c("KVM_CAP_SPLIT_IRQCHIP"):

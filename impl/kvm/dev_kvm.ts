@@ -26,13 +26,19 @@ export class DevKvm extends KvmFile {
     return [
       [
         "KVM_GET_API_VERSION",
-        (a) => intArg(a) !== 0n ? fail("EINVAL") : tdxValue(spec, "KVM_GET_API_VERSION", "KVM_API_VERSION"),
+        (a) =>
+          intArg(a) !== 0n
+            ? fail("EINVAL")
+            : tdxValue(spec, "KVM_GET_API_VERSION", "KVM_API_VERSION"),
       ],
       ["KVM_CHECK_EXTENSION", (a) => checkExtension(this.host, undefined, intArg(a))],
       ["KVM_CREATE_VM", (a) => this.createVmIoctl(intArg(a))],
       [
         "KVM_GET_VCPU_MMAP_SIZE",
-        (a) => intArg(a) !== 0n ? fail("EINVAL") : tdxValue(spec, "KVM_GET_VCPU_MMAP_SIZE", "mmap size on x86"),
+        (a) =>
+          intArg(a) !== 0n
+            ? fail("EINVAL")
+            : tdxValue(spec, "KVM_GET_VCPU_MMAP_SIZE", "mmap size on x86"),
       ],
       ["KVM_GET_SUPPORTED_CPUID", (a) => this.supportedCpuid(a)],
     ];
@@ -40,6 +46,7 @@ export class DevKvm extends KvmFile {
 
   private createVmIoctl(type: bigint): KvmVm | Failure {
     if (type >= 32n || !(supportedVmTypes(this.host) & (1n << type))) return fail("EINVAL");
+    if (!this.host.kmalloc()) return fail("ENOMEM");
     return new KvmVm(this.host, type);
   }
 
@@ -50,16 +57,26 @@ export class DevKvm extends KvmFile {
     const head = ptr.read(0, fieldOffset(spec, "kvm_cpuid2", "entries"));
     if (isFailure(head)) return head;
     const room = new DataView(head.buffer).getUint32(fieldOffset(spec, "kvm_cpuid2", "nent"), true);
+    if (room === 0) return fail("E2BIG");
+    if (!host.kmalloc()) return fail("ENOMEM");
     const entries: DecodedStruct[] = [];
     const leaf = (n: string) => Number(spec.enumValue("CPUID_LEAF", n));
     for (const base of [leaf("MAX_BASIC"), leaf("MAX_EXTENDED")]) {
       const max = host.cpu.cpuid.read(host.lp, base, 0).eax;
       for (let l = base; l <= max; l++) {
         const v = host.cpu.cpuid.read(host.lp, l, 0);
-        entries.push({ function: l, index: 0, flags: 0, eax: v.eax, ebx: v.ebx, ecx: v.ecx, edx: v.edx });
+        entries.push({
+          function: l,
+          index: 0,
+          flags: 0,
+          eax: v.eax,
+          ebx: v.ebx,
+          ecx: v.ecx,
+          edx: v.edx,
+        });
       }
     }
-    if (room === 0 || room < entries.length) return fail("E2BIG");
+    if (room < entries.length) return fail("E2BIG");
     const out = host.codec.encode("kvm_cpuid2", { nent: entries.length, entries });
     if (out.length > head.length + room * fixedSize(spec, "kvm_cpuid_entry2")) return fail("E2BIG");
     return ptr.write(0, out) ?? 0n;

@@ -1,7 +1,7 @@
 // A file the VMM holds (/dev/kvm, a VM, a vCPU, a guest_memfd), with ioctl(2) dispatched
 // by request number to the handlers its kind registers under the spec's ioctl names.
 import type { Spec } from "../spec/mod.ts";
-import { type Failure, fail, type IoctlResult, isFailure, toResult } from "./errno.ts";
+import { fail, type Failure, type IoctlResult, isFailure, toResult } from "./errno.ts";
 import { ioctlNumber } from "./ioctl_number.ts";
 import type { UserArg } from "./user_memory.ts";
 

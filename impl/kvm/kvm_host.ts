@@ -11,6 +11,7 @@ import type { KvmFile } from "./kvm_file.ts";
 import { Seamcaller } from "./seamcall.ts";
 import { readSysInfo, type TdxSysInfo, tdxUnusableReason } from "./tdx_sysinfo.ts";
 import { UserMemory } from "./user_memory.ts";
+import { prepareQuoteBuffer, type TdxQuoteBuffer } from "./tdx_quote.ts";
 
 export interface KvmOptions {
   /** Host RAM the kernel allocates pages from (must lie in the TDMRs). */
@@ -34,6 +35,11 @@ export interface KvmOptions {
    * before the model treats it as the VMM's signal (EINTR). Linux retries until then.
    */
   busyRetryLimit?: number;
+  /**
+   * Whether GetQuote is answered in the kernel with TDH.QUOTE.GET when the host brought up
+   * the module's Quoting extension (default true, as the 2026 Linux series does).
+   */
+  tdxQuoting?: boolean;
 }
 
 const DEFAULT_XFAM = [
@@ -64,11 +70,16 @@ export class KvmHost {
   tdxKeyLimit: number;
   tdxKeysCharged = 0;
   readonly tscKhz: number;
-  readonly supportedXfam: bigint;
+  /** KVM's XCR0 | XSS (kvm_caps); a test may change it after load. */
+  supportedXfam: bigint;
+  /** Model knob: the kernel heap (kzalloc/memdup_user) fails while this is above 0. */
+  kmallocFailures = 0;
   readonly supportedAttributes: bigint;
   readonly ept5Level: boolean;
   readonly busyRetryLimit: number;
   readonly sysinfo?: TdxSysInfo;
+  /** The host's quote buffer when GetQuote is answered in the kernel (tdx_quote.ts). */
+  readonly quoteBuffer?: TdxQuoteBuffer;
   /** Why TDX is off, when it is. */
   readonly tdxDisabledReason?: string;
   lp: number;
@@ -113,6 +124,16 @@ export class KvmHost {
         cpu.lps.length,
       )
       : "the TDX module's metadata cannot be read (module not initialised)";
+    const quote = encodeBits(this.spec.bitfield("TDX_FEATURES0").fields, { QUOTE: 1n });
+    if (this.tdxEnabled && options.tdxQuoting !== false && (this.sysinfo!.tdxFeatures0 & quote)) {
+      this.quoteBuffer = prepareQuoteBuffer(
+        this.spec,
+        this.seam,
+        this.lp,
+        this.pages,
+        (pa) => cpu.memory.zeroPage(pa),
+      );
+    }
   }
 
   get tdxEnabled(): boolean {
@@ -148,6 +169,13 @@ export class KvmHost {
     const pa = this.pages.alloc();
     if (pa !== undefined) this.cpu.memory.zeroPage(pa);
     return pa;
+  }
+
+  /** A small kernel allocation (kzalloc, memdup_user): false when the model makes it fail. */
+  kmalloc(): boolean {
+    if (this.kmallocFailures <= 0) return true;
+    this.kmallocFailures--;
+    return false;
   }
 
   freePage(pa: bigint): void {

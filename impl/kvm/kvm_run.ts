@@ -28,12 +28,18 @@ export class KvmRun {
 
   /** The exit reason's name from spec/enum/kvm_exit_reason.yaml. */
   get exitReasonName(): string | undefined {
-    return this.spec.enum("kvm_exit_reason").values.find((v) => Number(BigInt(v.value)) === this.exitReason)
+    return this.spec.enum("kvm_exit_reason").values.find((v) =>
+      Number(BigInt(v.value)) === this.exitReason
+    )
       ?.name;
   }
 
   setExitReason(name: string): void {
-    this.view.setUint32(this.at("exit_reason"), Number(this.spec.enumValue("kvm_exit_reason", name)), true);
+    this.view.setUint32(
+      this.at("exit_reason"),
+      Number(this.spec.enumValue("kvm_exit_reason", name)),
+      true,
+    );
   }
 
   get immediateExit(): boolean {

@@ -14,4 +14,16 @@ export type { UserArg } from "./user_memory.ts";
 export { errnoName, errnoValue, type Failure, type IoctlResult } from "./errno.ts";
 export { decodeIoc, encodeIoc, ioctlByNumber, ioctlNumber, tdxValue } from "./ioctl_number.ts";
 export type { CpuidEntry } from "./tdx_cpuid.ts";
-export { tdxCommand, type TdxCommandResult } from "./tdx_commands.ts";
+export {
+  cpuid2Bytes,
+  type InitVmParams,
+  setCpuid2,
+  tdxCapabilities,
+  tdxCommand,
+  type TdxCommandResult,
+  tdxFinalizeVm,
+  tdxGetCpuid,
+  tdxInitMemRegion,
+  tdxInitVcpu,
+  tdxInitVm,
+} from "./tdx_commands.ts";

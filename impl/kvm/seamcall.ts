@@ -11,6 +11,9 @@ export interface SeamcallResult {
   lp: number;
   /** RAX: the completion status (or a software error code if SEAMCALL faulted). */
   status: bigint;
+  version: number;
+  /** The inputs by spec register name, as issued. */
+  inputs: Record<string, bigint | number>;
   out: Record<string, bigint>;
   regs: Registers;
 }
@@ -41,7 +44,7 @@ export class Seamcaller {
     const status = r.outcome.kind === "completed"
       ? r.status
       : this.spec.statusValue(sw[r.outcome.kind]);
-    const result = { name, lp, status, out: r.out, regs: r.regs };
+    const result = { name, lp, version, status, inputs, out: r.out, regs: r.regs };
     this.log.push(result);
     return result;
   }

@@ -4,7 +4,9 @@ import type { Spec } from "../spec/mod.ts";
 
 export function fieldOffset(spec: Spec, struct: string, field: string): number {
   const f = spec.struct(struct).fields.find((x) => x.name === field);
-  if (f?.offset === undefined) throw new Error(`${struct}.${field} has no fixed offset in the spec`);
+  if (f?.offset === undefined) {
+    throw new Error(`${struct}.${field} has no fixed offset in the spec`);
+  }
   return f.offset;
 }
 

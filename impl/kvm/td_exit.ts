@@ -8,7 +8,20 @@ import { findEntry } from "./tdx_cpuid.ts";
 import { type ExitResult, handleTdvmcall, setReturnCode } from "./tdvmcall.ts";
 import type { KvmVcpu } from "./vcpu.ts";
 
-const GPRS = ["RDX", "RBX", "RSI", "RDI", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"] as const;
+const GPRS = [
+  "RDX",
+  "RBX",
+  "RSI",
+  "RDI",
+  "R8",
+  "R9",
+  "R10",
+  "R11",
+  "R12",
+  "R13",
+  "R14",
+  "R15",
+] as const;
 
 function vmx(vcpu: KvmVcpu, name: string): number {
   return Number(vcpu.spec.enumValue("VMX_EXIT_REASON", name));
@@ -51,7 +64,9 @@ export function exitReason(vcpu: KvmVcpu): number {
     // A non-zero R10 is a vendor-specific TDVMCALL: KVM treats it as a KVM hypercall.
     if (vcpu.args.R10 !== 0n) return vmx(vcpu, "VMCALL_INSTRUCTION");
     const sub = Number(vcpu.args.R11);
-    for (const n of ["CPUID_INSTRUCTION", "HLT_INSTRUCTION", "IO_INSTRUCTION", "MSR_READ", "MSR_WRITE"]) {
+    for (
+      const n of ["CPUID_INSTRUCTION", "HLT_INSTRUCTION", "IO_INSTRUCTION", "MSR_READ", "MSR_WRITE"]
+    ) {
       if (sub === vmx(vcpu, n)) return sub;
     }
     if (sub === vmx(vcpu, "EPT_VIOLATION")) return vmx(vcpu, "EPT_MISCONFIGURATION");
@@ -136,7 +151,12 @@ export function handleExit(vcpu: KvmVcpu): ExitResult {
 /** tdx_emulate_cpuid: KVM's copy of the vCPU's CPUID (KVM_SET_CPUID2) answers. */
 function emulateCpuid(vcpu: KvmVcpu): ExitResult {
   const a = vcpu.args;
-  const e = findEntry(vcpu.spec, vcpu.cpuid, Number(a.R12 & 0xFFFF_FFFFn), Number(a.R13 & 0xFFFF_FFFFn));
+  const e = findEntry(
+    vcpu.spec,
+    vcpu.cpuid,
+    Number(a.R12 & 0xFFFF_FFFFn),
+    Number(a.R13 & 0xFFFF_FFFFn),
+  );
   a.R12 = BigInt(e?.eax ?? 0);
   a.R13 = BigInt(e?.ebx ?? 0);
   a.R14 = BigInt(e?.ecx ?? 0);
@@ -229,10 +249,11 @@ function eptViolation(vcpu: KvmVcpu): ExitResult {
   const gpa = vcpu.args.R8;
   const isPrivate = vm.isPrivateGpa(gpa);
   if (isPrivate) {
-    const ext = decodeBits(spec.bitfield("TDX_EXT_EXIT_QUALIFICATION").fields, vcpu.args.RDX).fields;
-    const eq = decodeBits(spec.bitfield("EPT_VIOLATION_QUALIFICATION").fields, vcpu.args.RCX).fields;
-    const pending = ext.TYPE === spec.enumValue("tdx_ext_exit_qual_type", "PENDING_EPT_VIOLATION");
-    if (pending && !(eq.PROT_READ || eq.PROT_WRITE || eq.PROT_EXEC)) {
+    const ext = decodeBits(spec.bitfield("TD_EXIT_EXT_QUALIFICATION").fields, vcpu.args.RDX).fields;
+    const eq =
+      decodeBits(spec.bitfield("VMX_EPT_VIOLATION_QUALIFICATION").fields, vcpu.args.RCX).fields;
+    const pending = ext.TYPE === spec.enumValue("TD_EXIT_EEQ_TYPE", "PENDING_EPT_VIOLATION");
+    if (pending && !(eq.GPA_READABLE || eq.GPA_WRITEABLE || eq.GPA_EXECUTABLE)) {
       // The guest touched a page it never accepted: with SEPT_VE_DISABLE that kills the TD.
       return vm.bug("access to an unaccepted private page", vcpu.vpEnterRet);
     }

@@ -65,7 +65,9 @@ export function buildTdParams(vm: KvmVm, initVm: DecodedStruct): TdParams | Fail
 
   const slots = spec.struct("TD_PARAMS").fields.find((f) => f.name === "cpuid_config_vals")!.count!;
   if (values.length > slots) {
-    throw new Error(`NUM_CPUID_CONFIG ${values.length} exceeds the spec's TD_PARAMS layout (${slots})`);
+    throw new Error(
+      `NUM_CPUID_CONFIG ${values.length} exceeds the spec's TD_PARAMS layout (${slots})`,
+    );
   }
   while (values.length < slots) values.push({ eax: 0, ebx: 0, ecx: 0, edx: 0 });
 

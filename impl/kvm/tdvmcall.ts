@@ -1,12 +1,14 @@
 // TDVMCALLs KVM answers from the guest's registers after a TDG.VP.VMCALL TD exit
 // (handle_tdvmcall): MapGPA becomes KVM_EXIT_HYPERCALL, GetQuote,
 // SetupEventNotifyInterrupt and GetTdVmCallInfo leaf 1 become KVM_EXIT_TDX, the rest is
-// answered in the kernel. The VMM's answer reaches the guest through the completion
+// answered in the kernel (GetQuote too, when the host quotes with the module's Quoting
+// extension: tdx_quote.ts). The VMM's answer reaches the guest through the completion
 // callback that runs at the next KVM_RUN.
 import { parseHex } from "../spec/hex.ts";
 import { errnoValue, fail, type Failure } from "./errno.ts";
 import { tdxValue } from "./ioctl_number.ts";
 import type { KvmVcpu } from "./vcpu.ts";
+import { getQuoteInKernel } from "./tdx_quote.ts";
 
 /** 1: re-enter the guest; 0: return to userspace; a Failure: KVM_RUN fails. */
 export type ExitResult = 0 | 1 | Failure;
@@ -49,6 +51,7 @@ function getQuote(vcpu: KvmVcpu): ExitResult {
   const gpa = vcpu.args.R12;
   const size = vcpu.args.R13;
   if (vcpu.vm.isPrivateGpa(gpa)) return setReturnCode(vcpu, "INVALID_OPERAND");
+  if (vcpu.vm.host.quoteBuffer) return getQuoteInKernel(vcpu, gpa & ~vcpu.vm.td.sharedBit, size);
   vcpu.runPage.setExitReason("KVM_EXIT_TDX");
   vcpu.runPage.setExit("kvm_run_tdx_get_quote", {
     flags: 0n,
@@ -64,6 +67,8 @@ function getQuote(vcpu: KvmVcpu): ExitResult {
 
 function setupEventNotify(vcpu: KvmVcpu): ExitResult {
   const vector = vcpu.args.R12;
+  // Userspace delivers the notification, and with in-kernel quoting it never sees a GetQuote.
+  if (vcpu.vm.host.quoteBuffer) return setReturnCode(vcpu, "SUBFUNC_UNSUPPORTED");
   // The GHCI's vector range: the architectural exception vectors 0-31 are not allowed.
   if (vector < 32n || vector > 255n) return setReturnCode(vcpu, "INVALID_OPERAND");
   vcpu.runPage.setExitReason("KVM_EXIT_TDX");
@@ -82,7 +87,11 @@ function getTdVmCallInfo(vcpu: KvmVcpu): ExitResult {
   const a = vcpu.args;
   switch (a.R12) {
     case 0n:
-      a.R11 = a.R12 = a.R13 = a.R14 = 0n;
+      a.R11 =
+        a.R12 =
+        a.R13 =
+        a.R14 =
+          0n;
       return setReturnCode(vcpu, "SUCCESS");
     case 1n:
       vcpu.runPage.setExitReason("KVM_EXIT_TDX");
@@ -180,7 +189,9 @@ function mapGpaChunk(vcpu: KvmVcpu): void {
     args: [
       next & ~vcpu.vm.td.sharedBit,
       size / 4096n,
-      vcpu.vm.isPrivateGpa(next) ? v("KVM_MAP_GPA_RANGE_ENCRYPTED") : v("KVM_MAP_GPA_RANGE_DECRYPTED"),
+      vcpu.vm.isPrivateGpa(next)
+        ? v("KVM_MAP_GPA_RANGE_ENCRYPTED")
+        : v("KVM_MAP_GPA_RANGE_DECRYPTED"),
       0n,
       0n,
       0n,

@@ -28,11 +28,15 @@ function field(spec: Spec, bitfield: string, name: string): [number, number] {
 
 /** The guest physical address width KVM reads from leaf 0x80000008 EAX[23:16]. */
 export function guestPaBits(spec: Spec, eax: number): number {
-  return Number(decodeBits(spec.bitfield("CPUID_80000008_EAX").fields, BigInt(eax)).fields.GUEST_PA_BITS);
+  return Number(
+    decodeBits(spec.bitfield("CPUID_80000008_EAX").fields, BigInt(eax)).fields.GUEST_PA_BITS,
+  );
 }
 
 export function withGuestPaBits(spec: Spec, eax: number, bits: number): number {
-  return Number(insertBits(BigInt(eax), field(spec, "CPUID_80000008_EAX", "GUEST_PA_BITS"), BigInt(bits)));
+  return Number(
+    insertBits(BigInt(eax), field(spec, "CPUID_80000008_EAX", "GUEST_PA_BITS"), BigInt(bits)),
+  );
 }
 
 function tsxMask(spec: Spec): bigint {

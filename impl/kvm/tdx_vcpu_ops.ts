@@ -53,11 +53,16 @@ function initVcpu(vcpu: KvmVcpu, cmd: TdxCmd): bigint | Failure {
       value,
       write_mask: mask,
     });
-    if (res.status !== 0n) vm.bugs.push({ what: `TDH.VP.WR ${name} (logged)`, status: res.status });
+    if (res.status !== 0n) vm.warnings.push({ what: `TDH.VP.WR ${name}`, status: res.status });
   };
-  const widthMask = (name: string) => (1n << BigInt(8 * spec.metadataField("vcpu", name).element_size)) - 1n;
+  const widthMask = (name: string) =>
+    (1n << BigInt(8 * spec.metadataField("vcpu", name).element_size)) - 1n;
   vcpu.piDesc = host.allocPage();
-  wr("POSTED_INTR_NV", tdxValue(spec, "KVM_CREATE_VCPU", "POSTED_INTR_VECTOR"), widthMask("POSTED_INTR_NV"));
+  wr(
+    "POSTED_INTR_NV",
+    tdxValue(spec, "KVM_CREATE_VCPU", "POSTED_INTR_VECTOR"),
+    widthMask("POSTED_INTR_NV"),
+  );
   wr("POSTED_INTR_DESC_ADDR", vcpu.piDesc ?? 0n, widthMask("POSTED_INTR_DESC_ADDR"));
   const postedIntr = encodeBits(spec.bitfield("PIN_BASED_VM_EXEC_CONTROL").fields, {
     PROCESS_POSTED_INTERRUPTS: 1n,
@@ -73,6 +78,7 @@ function createVcpu(vcpu: KvmVcpu, initialRcx: bigint): Failure | undefined {
   const host = vm.host;
   const seam = host.seam;
   const pages: bigint[] = [];
+  if (!host.kmalloc()) return fail("ENOMEM");
   for (let i = 0; i < 1 + vm.td.tdcxNr; i++) {
     const p = host.allocPage();
     if (p === undefined) {
@@ -119,8 +125,10 @@ function initMemRegion(vcpu: KvmVcpu, cmd: TdxCmd): bigint | Failure {
   const host = vm.host;
   if (vcpu.tdxState !== "initialized") return fail("EINVAL");
   if (vm.td.state === "runnable") return fail("EINVAL");
-  const measure = Number(parseHex(spec.kvmTdxCommand("KVM_TDX_INIT_MEM_REGION").flags
-    .find((f) => f.name === "KVM_TDX_MEASURE_MEMORY_REGION")!.value));
+  const measure = Number(parseHex(
+    spec.kvmTdxCommand("KVM_TDX_INIT_MEM_REGION").flags
+      .find((f) => f.name === "KVM_TDX_MEASURE_MEMORY_REGION")!.value,
+  ));
   if (cmd.flags & ~measure) return fail("EINVAL");
   const size = fixedSize(spec, "kvm_tdx_init_mem_region");
   const raw = host.user.read(cmd.data, size);
@@ -148,12 +156,21 @@ function initMemRegion(vcpu: KvmVcpu, cmd: TdxCmd): bigint | Failure {
     gpa += 4096n;
     nr--;
   }
-  const back = host.codec.encode("kvm_tdx_init_mem_region", { source_addr: src, gpa, nr_pages: nr });
+  const back = host.codec.encode("kvm_tdx_init_mem_region", {
+    source_addr: src,
+    gpa,
+    nr_pages: nr,
+  });
   return host.user.write(cmd.data, back) ?? ret ?? 0n;
 }
 
 /** kvm_gmem_populate of one page with tdx_gmem_post_populate. */
-function populatePage(vcpu: KvmVcpu, gpa: bigint, src: bigint, measure: boolean): Failure | undefined {
+function populatePage(
+  vcpu: KvmVcpu,
+  gpa: bigint,
+  src: bigint,
+  measure: boolean,
+): Failure | undefined {
   const { vm, spec } = vcpu;
   const host = vm.host;
   const gfn = gpa >> 12n;
@@ -171,9 +188,14 @@ function populatePage(vcpu: KvmVcpu, gpa: bigint, src: bigint, measure: boolean)
   if (isFailure(mapped)) return mapped;
   if (mapped !== "fixed") return fail("EIO");
   if (!measure) return undefined;
-  const chunk = BigInt(spec.seamcall("TDH.MR.EXTEND").memory_operands!.find((m) => m.name === "chunk")!.size);
+  const chunk = BigInt(
+    spec.seamcall("TDH.MR.EXTEND").memory_operands!.find((m) => m.name === "chunk")!.size,
+  );
   for (let off = 0n; off < 4096n; off += chunk) {
-    const r = host.seam.call(vcpu.cpu, "TDH.MR.EXTEND", { chunk_gpa: gpa + off, tdr_pa: vm.td.tdr! });
+    const r = host.seam.call(vcpu.cpu, "TDH.MR.EXTEND", {
+      chunk_gpa: gpa + off,
+      tdr_pa: vm.td.tdr!,
+    });
     if (r.status !== 0n) return vm.bug(r.name, r.status);
   }
   return undefined;
@@ -190,7 +212,9 @@ function readCpuid(
   out: CpuidEntry[],
 ): "ok" | "EINVAL" | "EIO" {
   const { vm, spec } = vcpu;
-  if (sub > 0x7F || out.length >= Number(tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES"))) {
+  if (
+    sub > 0x7F || out.length >= Number(tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES"))
+  ) {
     return "EINVAL";
   }
   const code = spec.bitfield("MD_CPUID_FIELD_CODE").fields;
@@ -242,6 +266,7 @@ function readLeaf(vcpu: KvmVcpu, leaf: number, out: CpuidEntry[]): boolean {
 function getCpuid(vcpu: KvmVcpu, cmd: TdxCmd): bigint | Failure {
   const { vm, spec } = vcpu;
   const host = vm.host;
+  if (!host.kmalloc()) return fail("ENOMEM");
   const head = host.user.read(cmd.data, fieldOffset(spec, "kvm_cpuid2", "entries"));
   if (isFailure(head)) return head;
   const room = new DataView(head.buffer).getUint32(fieldOffset(spec, "kvm_cpuid2", "nent"), true);

@@ -8,7 +8,7 @@ import { fieldOffset, withCpuidSize } from "./struct_layout.ts";
 import { buildTdParams } from "./td_params.ts";
 import { configEntry, entryToStruct } from "./tdx_cpuid.ts";
 import { supportedBits } from "./tdx_sysinfo.ts";
-import { releaseHkid, reclaimControlPages } from "./teardown.ts";
+import { reclaimControlPages, releaseHkid } from "./teardown.ts";
 import { type UserArg, UserPointer } from "./user_memory.ts";
 import type { KvmVm } from "./vm.ts";
 
@@ -83,17 +83,22 @@ function getCapabilities(vm: KvmVm, cmd: TdxCmd): bigint | Failure {
   if (isFailure(nentRaw)) return nentRaw;
   const nent = new DataView(nentRaw.buffer).getUint32(0, true);
   if (nent < info.numCpuidConfig) return fail("E2BIG");
+  if (!host.kmalloc()) return fail("ENOMEM");
   const { attrs, xfam } = supportedAttrsXfam(vm);
   if (attrs === 0n || xfam === 0n) return fail("EIO");
   const r11 = spec.tdvmcall("GetTdVmCallInfo").outputs.find((o) => o.name === "info_r11")!;
-  const entries = Array.from({ length: info.numCpuidConfig }, (_, i) =>
-    entryToStruct(configEntry(spec, info, i))
+  const entries = Array.from(
+    { length: info.numCpuidConfig },
+    (_, i) => entryToStruct(configEntry(spec, info, i)),
   );
   const caps: DecodedStruct = {
     supported_attrs: attrs,
     supported_xfam: xfam,
     kernel_tdvmcallinfo_1_r11: 0n,
-    user_tdvmcallinfo_1_r11: encodeBits(r11.fields!, { SETUP_EVENT_NOTIFY_INTERRUPT: 1n }),
+    // Event notification only with userspace quoting (the 2026 quoting series).
+    user_tdvmcallinfo_1_r11: host.quoteBuffer
+      ? 0n
+      : encodeBits(r11.fields!, { SETUP_EVENT_NOTIFY_INTERRUPT: 1n }),
     kernel_tdvmcallinfo_1_r12: 0n,
     user_tdvmcallinfo_1_r12: 0n,
     cpuid: { nent: info.numCpuidConfig, entries },
@@ -107,11 +112,15 @@ function tdInit(vm: KvmVm, cmd: TdxCmd): bigint | Failure {
   const { spec, host, td } = vm;
   if (td.state !== "uninitialized") return fail("EINVAL");
   if (cmd.flags) return fail("EINVAL");
-  const nentAt = fieldOffset(spec, "kvm_tdx_init_vm", "cpuid") + fieldOffset(spec, "kvm_cpuid2", "nent");
+  const nentAt = fieldOffset(spec, "kvm_tdx_init_vm", "cpuid") +
+    fieldOffset(spec, "kvm_cpuid2", "nent");
   const nentRaw = host.user.read(cmd.data + BigInt(nentAt), 4);
   if (isFailure(nentRaw)) return nentRaw;
   const nent = new DataView(nentRaw.buffer).getUint32(0, true);
-  if (BigInt(nent) > tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES")) return fail("E2BIG");
+  if (BigInt(nent) > tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES")) {
+    return fail("E2BIG");
+  }
+  if (!host.kmalloc()) return fail("ENOMEM");
   const raw = host.user.read(cmd.data, withCpuidSize(spec, "kvm_tdx_init_vm", "cpuid", nent));
   if (isFailure(raw)) return raw;
   const initVm = host.codec.decode("kvm_tdx_init_vm", raw).value;
@@ -120,6 +129,7 @@ function tdInit(vm: KvmVm, cmd: TdxCmd): bigint | Failure {
   if ((cpuid.padding as Uint8Array).some((b) => b !== 0) || cpuid.nent !== nent) {
     return fail("EINVAL");
   }
+  if (!host.kmalloc()) return fail("ENOMEM");
   const params = buildTdParams(vm, initVm);
   if (isFailure(params)) return params;
   const r = createTd(vm, params.bytes, cmd);

@@ -10,7 +10,9 @@ export function tdTrack(vm: KvmVm, lp: number): void {
   if (vm.td.state !== "runnable") return;
   const seam = vm.host.seam;
   let r = seam.call(lp, "TDH.MEM.TRACK", { tdr_pa: vm.td.tdr! });
-  if (seam.is(r.status, "TDX_OPERAND_BUSY")) r = seam.call(lp, "TDH.MEM.TRACK", { tdr_pa: vm.td.tdr! });
+  if (seam.is(r.status, "TDX_OPERAND_BUSY")) {
+    r = seam.call(lp, "TDH.MEM.TRACK", { tdr_pa: vm.td.tdr! });
+  }
   if (r.status !== 0n) vm.bug(r.name, r.status);
 }
 
@@ -49,7 +51,7 @@ export function releaseHkid(vm: KvmVm): void {
       break;
     }
     // A failed write-back is only reported; TDH.MNG.KEY.FREEID then refuses.
-    if (err !== 0n) vm.bugs.push({ what: "TDH.PHYMEM.CACHE.WB", status: err });
+    if (err !== 0n) vm.warnings.push({ what: "TDH.PHYMEM.CACHE.WB", status: err });
   }
   const free = seam.call(host.lp, "TDH.MNG.KEY.FREEID", { tdr_pa: td.tdr! });
   if (free.status !== 0n) {
@@ -96,7 +98,9 @@ export function freeVcpu(vcpu: KvmVcpu): void {
     return;
   }
   if (vm.td.hkid !== undefined) return;
-  for (const pa of vcpu.tdcx) if (pa !== undefined && vm.reclaimPage(host.lp, pa)) host.freePage(pa);
+  for (const pa of vcpu.tdcx) {
+    if (pa !== undefined && vm.reclaimPage(host.lp, pa)) host.freePage(pa);
+  }
   vcpu.tdcx = [];
   if (vcpu.tdvpr !== undefined && vm.reclaimPage(host.lp, vcpu.tdvpr)) host.freePage(vcpu.tdvpr);
   vcpu.tdvpr = undefined;

@@ -12,6 +12,7 @@ const PAGE_MASK = PAGE - 1n;
 
 export class UserMemory {
   private readonly pages = new Map<bigint, bigint>();
+  private readonly readOnly = new Set<bigint>();
   private brk: bigint;
 
   constructor(
@@ -52,6 +53,16 @@ export class UserMemory {
     }
   }
 
+  /** mprotect(PROT_READ): copy_to_user into these pages fails with EFAULT. */
+  protect(addr: bigint, size: number | bigint, readOnly = true): void {
+    const n = (BigInt(size) + PAGE_MASK) / PAGE;
+    for (let i = 0n; i < n; i++) {
+      const vpn = (addr >> 12n) + i;
+      if (readOnly) this.readOnly.add(vpn);
+      else this.readOnly.delete(vpn);
+    }
+  }
+
   /** A new mapping holding `bytes` (a convenience for callers building ioctl arguments). */
   place(bytes: Uint8Array, room = bytes.length): bigint {
     const addr = this.mmap(Math.max(room, bytes.length, 1));
@@ -81,12 +92,11 @@ export class UserMemory {
   }
 
   write(addr: bigint, bytes: Uint8Array): Failure | undefined {
+    const writable = (a: bigint) => this.translate(a) !== undefined && !this.readOnly.has(a >> 12n);
     for (let off = 0; off < bytes.length; off += PAGE_SIZE) {
-      if (this.translate(addr + BigInt(off)) === undefined) return fail("EFAULT");
+      if (!writable(addr + BigInt(off))) return fail("EFAULT");
     }
-    if (bytes.length && this.translate(addr + BigInt(bytes.length - 1)) === undefined) {
-      return fail("EFAULT");
-    }
+    if (bytes.length && !writable(addr + BigInt(bytes.length - 1))) return fail("EFAULT");
     let done = 0;
     while (done < bytes.length) {
       const a = addr + BigInt(done);

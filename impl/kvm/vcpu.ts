@@ -155,13 +155,18 @@ export class KvmVcpu extends KvmFile {
     const head = ptr.read(0, fieldOffset(spec, "kvm_cpuid2", "entries"));
     if (isFailure(head)) return head;
     const nent = new DataView(head.buffer).getUint32(fieldOffset(spec, "kvm_cpuid2", "nent"), true);
-    if (BigInt(nent) > tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES")) return fail("E2BIG");
+    if (BigInt(nent) > tdxValue(spec, "KVM_SET_CPUID2", "KVM_MAX_CPUID_ENTRIES")) {
+      return fail("E2BIG");
+    }
+    if (!this.vm.host.kmalloc()) return fail("ENOMEM");
     const size = head.length + nent * fixedSize(spec, "kvm_cpuid_entry2");
     const raw = ptr.read(0, size);
     if (isFailure(raw)) return raw;
     const v = this.vm.host.codec.decode("kvm_cpuid2", raw).value;
     const entries = (v.entries as DecodedStruct[]).map(entryFromStruct);
-    if (this.hasRun && JSON.stringify(entries) !== JSON.stringify(this.cpuid)) return fail("EINVAL");
+    if (this.hasRun && JSON.stringify(entries) !== JSON.stringify(this.cpuid)) {
+      return fail("EINVAL");
+    }
     this.cpuid = entries;
     return 0n;
   }
@@ -177,7 +182,9 @@ export class KvmVcpu extends KvmFile {
     let gpa = range.gpa as bigint;
     let size = range.size as bigint;
     if ((range.flags as bigint) !== 0n) return fail("EINVAL");
-    if ((gpa | size) & 0xFFFn || gpa + size <= gpa || gpa + size >= 1n << 64n) return fail("EINVAL");
+    if ((gpa | size) & 0xFFFn || gpa + size <= gpa || gpa + size >= 1n << 64n) {
+      return fail("EINVAL");
+    }
     this.load();
     const full = size;
     let r: Failure | undefined;
@@ -202,7 +209,11 @@ export class KvmVcpu extends KvmFile {
     const { vm } = this;
     if (!vm.td.preFaultAllowed && vm.isTd) return fail("EOPNOTSUPP");
     if (gpa & vm.td.sharedBit) return fail("EINVAL");
-    const PRIVATE = tdxValue(this.spec, "KVM_SET_MEMORY_ATTRIBUTES", "KVM_MEMORY_ATTRIBUTE_PRIVATE");
+    const PRIVATE = tdxValue(
+      this.spec,
+      "KVM_SET_MEMORY_ATTRIBUTES",
+      "KVM_MEMORY_ATTRIBUTE_PRIVATE",
+    );
     const isPrivate = vm.isTd && (vm.attributes.get(gpa >> 12n) & PRIVATE) !== 0n;
     // A shared page is faulted in through its alias above the shared bit.
     const r = faultIn(this, isPrivate ? gpa : gpa | vm.td.sharedBit, isPrivate);

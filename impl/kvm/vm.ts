@@ -39,6 +39,8 @@ export class KvmVm extends KvmFile {
   /** KVM_BUG_ON: the VM is dead and every later ioctl fails with EIO. */
   dead = false;
   readonly bugs: BugRecord[] = [];
+  /** SEAMCALL failures Linux only logs (pr_err), e.g. a refused TD VMCS write. */
+  readonly warnings: BugRecord[] = [];
   splitIrqchip = false;
   hypercallExitMask = 0n;
   tscKhz: number;
@@ -117,13 +119,15 @@ export class KvmVm extends KvmFile {
     const spec = this.spec;
     if (id >= tdxValue(spec, "KVM_CREATE_VCPU", "KVM_MAX_VCPU_IDS")) return fail("EINVAL");
     if (this.vcpus.length + this.vcpusInCreation >= this.maxVcpus) return fail("EINVAL");
+    if (!this.host.kmalloc()) return fail("ENOMEM");
+    // tdx_vcpu_create: the TD must exist, with the local APIC in the kernel only.
     if (this.isTd) {
       if (this.td.state === "uninitialized") return fail("EIO");
       if (!this.splitIrqchip) return fail("EINVAL");
     }
-    const run = new Uint8Array(Number(tdxValue(spec, "KVM_GET_VCPU_MMAP_SIZE", "mmap size on x86")));
     if (this.vcpus.some((v) => v.id === Number(id))) return fail("EEXIST");
-    const vcpu = new KvmVcpu(this, Number(id), this.vcpus.length, run);
+    const size = Number(tdxValue(spec, "KVM_GET_VCPU_MMAP_SIZE", "mmap size on x86"));
+    const vcpu = new KvmVcpu(this, Number(id), this.vcpus.length, new Uint8Array(size));
     this.vcpus.push(vcpu);
     return vcpu;
   }
@@ -131,7 +135,10 @@ export class KvmVm extends KvmFile {
   // --- memory ---------------------------------------------------------------------------
 
   private createGuestMemfdIoctl(a: UserArg): GuestMemfd | Failure {
-    const raw = new UserPointer(this.host.user, a).read(0, this.spec.ioctl("KVM_CREATE_GUEST_MEMFD").arg_size);
+    const raw = new UserPointer(this.host.user, a).read(
+      0,
+      this.spec.ioctl("KVM_CREATE_GUEST_MEMFD").arg_size,
+    );
     if (isFailure(raw)) return raw;
     const args = this.host.codec.decode("kvm_create_guest_memfd", raw).value;
     const size = args.size as bigint;
@@ -143,6 +150,7 @@ export class KvmVm extends KvmFile {
     );
     if (flags & ~supported) return fail("EINVAL");
     if (BigInt.asIntN(64, size) <= 0n || !aligned(size)) return fail("EINVAL");
+    if (!this.host.kmalloc()) return fail("ENOMEM");
     const gmem = new GuestMemfd(this, size, flags);
     this.gmems.add(gmem);
     return gmem;
@@ -150,7 +158,10 @@ export class KvmVm extends KvmFile {
 
   private setUserMemoryRegion2Ioctl(a: UserArg): bigint | Failure {
     const spec = this.spec;
-    const raw = new UserPointer(this.host.user, a).read(0, spec.ioctl("KVM_SET_USER_MEMORY_REGION2").arg_size);
+    const raw = new UserPointer(this.host.user, a).read(
+      0,
+      spec.ioctl("KVM_SET_USER_MEMORY_REGION2").arg_size,
+    );
     if (isFailure(raw)) return raw;
     const m = this.host.codec.decode("kvm_userspace_memory_region2", raw).value;
     const v = (n: string) => tdxValue(spec, "KVM_SET_USER_MEMORY_REGION2", n);
@@ -198,6 +209,7 @@ export class KvmVm extends KvmFile {
       return 0n;
     }
     if (this.memslots.overlaps(id, base, base + npages)) return fail("EEXIST");
+    if (!this.host.kmalloc()) return fail("ENOMEM");
     const slot: Memslot = {
       id,
       base,
@@ -230,13 +242,20 @@ export class KvmVm extends KvmFile {
   }
 
   private setMemoryAttributesIoctl(a: UserArg): bigint | Failure {
-    const raw = new UserPointer(this.host.user, a).read(0, this.spec.ioctl("KVM_SET_MEMORY_ATTRIBUTES").arg_size);
+    const raw = new UserPointer(this.host.user, a).read(
+      0,
+      this.spec.ioctl("KVM_SET_MEMORY_ATTRIBUTES").arg_size,
+    );
     if (isFailure(raw)) return raw;
     const m = this.host.codec.decode("kvm_memory_attributes", raw).value;
     const address = m.address as bigint;
     const size = m.size as bigint;
     const attrs = m.attributes as bigint;
-    const PRIVATE = tdxValue(this.spec, "KVM_SET_MEMORY_ATTRIBUTES", "KVM_MEMORY_ATTRIBUTE_PRIVATE");
+    const PRIVATE = tdxValue(
+      this.spec,
+      "KVM_SET_MEMORY_ATTRIBUTES",
+      "KVM_MEMORY_ATTRIBUTE_PRIVATE",
+    );
     const supported = this.isTd ? PRIVATE : 0n;
     if ((m.flags as bigint) !== 0n) return fail("EINVAL");
     if (attrs & ~supported) return fail("EINVAL");
@@ -245,6 +264,7 @@ export class KvmVm extends KvmFile {
     const start = address >> 12n;
     const end = (address + size) >> 12n;
     if (this.attributes.rangeHas(start, end, attrs)) return 0n;
+    if (!this.host.kmalloc()) return fail("ENOMEM");
     // Converting to shared removes the TD's private pages in the range (and the reverse
     // drops shared mappings, which costs no SEAMCALL).
     this.zapRange(start, end, attrs & PRIVATE ? "shared" : "private");
@@ -253,7 +273,10 @@ export class KvmVm extends KvmFile {
   }
 
   private enableCapIoctl(a: UserArg): bigint | Failure {
-    const raw = new UserPointer(this.host.user, a).read(0, this.spec.ioctl("KVM_ENABLE_CAP").arg_size);
+    const raw = new UserPointer(this.host.user, a).read(
+      0,
+      this.spec.ioctl("KVM_ENABLE_CAP").arg_size,
+    );
     if (isFailure(raw)) return raw;
     const c = this.host.codec.decode("kvm_enable_cap", raw).value;
     const args = c.args as bigint[];
@@ -321,7 +344,7 @@ export class KvmVm extends KvmFile {
   enableCap(cap: string, args: bigint[] = [], flags = 0): IoctlResult<KvmFile> {
     const full = [0n, 0n, 0n, 0n].map((z, i) => args[i] ?? z);
     return this.call("KVM_ENABLE_CAP", {
-      cap: Number(tdxValue(this.spec, "KVM_ENABLE_CAP", cap)),
+      cap: Number(tdxValue(this.spec, "KVM_CHECK_EXTENSION", cap)),
       flags,
       args: full,
     });
@@ -342,8 +365,14 @@ export class KvmVm extends KvmFile {
 }
 
 /** Encodes a struct argument by the ioctl's spec struct; other arguments pass through. */
-export function encodeArg(file: KvmFile & { host: KvmHost }, name: string, arg?: UserArg | DecodedStruct): UserArg {
-  if (arg === undefined || typeof arg !== "object" || arg instanceof Uint8Array) return arg as UserArg;
+export function encodeArg(
+  file: KvmFile & { host: KvmHost },
+  name: string,
+  arg?: UserArg | DecodedStruct,
+): UserArg {
+  if (arg === undefined || typeof arg !== "object" || arg instanceof Uint8Array) {
+    return arg as UserArg;
+  }
   const it = file.spec.ioctl(name);
   if (it.argument.type !== "struct" || !it.argument.struct) {
     throw new Error(`${name} takes no struct argument`);

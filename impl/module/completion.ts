@@ -29,11 +29,22 @@ export function describeStatus(
   const layout = spec.bitfield("TDX_STATUS").fields;
   const { fields } = decodeBits(layout, value);
   const detail = fields.details_l2 ?? (value & 0xFFFF_FFFFn);
-  const base = value & ~0xFFFF_FFFFn;
-  for (const s of spec.statuses.values()) {
-    if (s.namespace === "tdx" && BigInt(s.value) === base) return { name: s.name, detail };
+  return { name: statusNames(spec).get(value & ~0xFFFF_FFFFn), detail };
+}
+
+const namesBySpec = new WeakMap<Spec, Map<bigint, string>>();
+
+/** TDX status names by value (detail bits zero), built once per spec. */
+function statusNames(spec: Spec): Map<bigint, string> {
+  let m = namesBySpec.get(spec);
+  if (!m) {
+    m = new Map();
+    for (const s of spec.statuses.values()) {
+      if (s.namespace === "tdx" && !m.has(BigInt(s.value))) m.set(BigInt(s.value), s.name);
+    }
+    namesBySpec.set(spec, m);
   }
-  return { name: undefined, detail };
+  return m;
 }
 
 export function isSuccess(spec: Spec, value: bigint): boolean {

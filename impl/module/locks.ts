@@ -76,6 +76,10 @@ export const lockKey = {
   sept: (tdr: bigint, gpa: bigint, level: number) =>
     `sept:${tdr.toString(16)}:${gpa.toString(16)}:${level}`,
   global: () => "global",
+  /** One TDMR's initialisation (TDH.SYS.TDMR.INIT), by its base. */
+  tdmr: (base: bigint) => `tdmr:${base.toString(16)}`,
+  /** A package's TDH.PHYMEM.CACHE.WB cycle (operand WBCACHE). */
+  wbcache: (pkg: number) => `wbcache:${pkg}`,
   /** The TD's Secure EPT tree lock (operand SEPT_TREE). */
   septTree: (tdr: bigint) => `septtree:${tdr.toString(16)}`,
   /** The TD's epoch lock TDH.MEM.TRACK takes (operand TD_EPOCH). */

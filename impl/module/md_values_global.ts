@@ -134,9 +134,10 @@ export const GLOBAL_MD_VALUES: MdHandlers = {
   // Quoting extension: valid once TDH.QUOTE.INIT has run.
   MAX_QUOTE_SIZE: {
     exists: withQuote,
-    read: (c) =>
+    readable: (c) =>
       c.state.platform.extensions.quoteInitialized
-        ? BigInt(c.state.profile.extensions.maxQuoteSize)
-        : 0n,
+        ? undefined
+        : { status: "TDX_METADATA_FIELD_NOT_READABLE" },
+    read: (c) => BigInt(c.state.profile.extensions.maxQuoteSize),
   },
 };

@@ -1,6 +1,9 @@
 // TD-scope metadata fields backed by TdState, for TDH.MNG.RD/WR and TDG.VM.RD/WR.
 // Fields not listed read and write td.fields. The TD owner adds entries by field name.
-import { decodeBits } from "../spec/bits.ts";
+import type { Spec } from "../spec/mod.ts";
+import { decodeBits, encodeBits } from "../spec/bits.ts";
+import { parseHex } from "../spec/hex.ts";
+import { cpuidKey } from "./td_params.ts";
 import type { MdContext, MdElement, MdHandlers } from "./metadata.ts";
 import type { TdState } from "./state.ts";
 import { wordOf } from "./md_values_bytes.ts";
@@ -44,7 +47,65 @@ const tdCtls = {
   },
 };
 
+/** The module's virtualized CPUID leaves in table order, as (leaf, sub-leaf) values. */
+function cpuidLookup(spec: Spec): bigint[] {
+  return spec.enum("TD_CPUID_LOOKUP").values.map((v) => parseHex(v.value));
+}
+
+const SUBLEAF_NA = 0xFFFF_FFFFn;
+const leafOf = (v: bigint) => Number(v & 0xFFFF_FFFFn);
+const subleafOf = (v: bigint) => Number(v >> 32n);
+
+/**
+ * CPUID_VALUES: the field code names a leaf and sub-leaf (MD_CPUID_FIELD_CODE), not an
+ * index; field i is entry i of TD_CPUID_LOOKUP, element 0 EBX:EAX and element 1 EDX:ECX.
+ */
+const cpuidValues = {
+  locate(spec: Spec, code: bigint): number | undefined {
+    const f = decodeBits(spec.bitfield("MD_CPUID_FIELD_CODE").fields, code).fields;
+    if (f.RESERVED !== 0n) return undefined;
+    const leaf = f.LEAF | (f.LEAF_BIT31 << 31n);
+    const subleaf = f.SUBLEAF_NA === 1n ? SUBLEAF_NA : f.SUBLEAF;
+    const i = cpuidLookup(spec).indexOf((subleaf << 32n) | leaf);
+    return i < 0 ? undefined : 2 * i + Number(f.ELEMENT);
+  },
+  codeOf(spec: Spec, flat: number): bigint {
+    const v = cpuidLookup(spec)[flat >> 1] ?? 0n;
+    const leaf = v & 0xFFFF_FFFFn;
+    const na = v >> 32n === SUBLEAF_NA;
+    const layout = spec.bitfield("MD_CPUID_FIELD_CODE").fields;
+    const width = (n: string) => {
+      const b = layout.find((x) => x.name === n)!.bits;
+      return (1n << BigInt(b[1] - b[0] + 1)) - 1n;
+    };
+    return encodeBits(layout, {
+      ELEMENT: BigInt(flat & 1),
+      SUBLEAF: na ? width("SUBLEAF") : (v >> 32n) & width("SUBLEAF"),
+      SUBLEAF_NA: na ? 1n : 0n,
+      LEAF: leaf & width("LEAF"),
+      LEAF_BIT31: leaf >> 31n,
+    });
+  },
+  exists: (c: MdContext, el: MdElement) => el.fieldIndex < cpuidLookup(c.spec).length,
+  readable(c: MdContext, el: MdElement) {
+    const v = cpuidLookup(c.spec)[el.fieldIndex];
+    const faulting = c.spec.enum("TD_CPUID_FAULTING").values.some((x) => parseHex(x.value) === v);
+    if (faulting || !td(c).cpuid?.has(cpuidKey(leafOf(v), subleafOf(v)))) {
+      return { status: "TDX_METADATA_FIELD_NOT_READABLE" };
+    }
+    return undefined;
+  },
+  read(c: MdContext, el: MdElement) {
+    const v = cpuidLookup(c.spec)[el.fieldIndex];
+    const [eax, ebx, ecx, edx] = td(c).cpuid?.get(cpuidKey(leafOf(v), subleafOf(v))) ??
+      [0, 0, 0, 0];
+    const pair = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    return el.elementIndex === 0 ? pair(eax, ebx) : pair(ecx, edx);
+  },
+};
+
 export const TD_MD_VALUES: MdHandlers = {
+  CPUID_VALUES: cpuidValues,
   TD_CTLS: tdCtls,
   ATTRIBUTES: { read: (c) => td(c).attributes },
   XFAM: { read: (c) => td(c).xfam },

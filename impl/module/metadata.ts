@@ -1,24 +1,36 @@
 // Metadata access shared by TDH.SYS.RD/RDALL, TDH.MNG.RD/WR, TDH.VP.RD/WR and the
 // guest's TDG.SYS.RD/RDALL, TDG.VM.RD/WR and TDG.VP.RD/WR. Everything about a field
-// comes from spec/metadata (field id, element size, number of fields and elements,
-// access classes and partial masks); the field-id layout from the MD_FIELD_ID bitfield.
+// comes from spec/metadata (field id, element size, num_fields and elements, access
+// classes, partial `masks`, `full_write_only`); the id layout from the MD_FIELD_ID
+// bitfield; the walk order is the module's (class code, then field code).
 //
-// API (all statuses are spec status names; leaves turn them into completions):
-//   decodeFieldId(spec, raw) / isNullFieldId(spec, raw) / checkSingleElementId(spec, raw)
-//   FIELD_ID_NA                       the all-ones "no field" id
-//   catalog(spec)                     MetadataCatalog: fields(scope) in the module's order,
-//                                     find(scope, raw) -> MdElement, elementId(field, flat)
-//   accessMasks(field, access)        {read, write} for host / host-on-debug-TD / guest
-//   mdRead(c, scope, raw, access)     -> {status, value?, detail?}
-//   mdWrite(c, scope, raw, value, mask, access) -> {status, old?, detail?}
-//   mdNextElementId(c, scope, raw, access)  next accessible element id (raw may be NA: first)
-//   mdNextFieldId(c, scope, raw, access)    same, field by field
-//   mdDumpList(c, scope, start, access, size) -> {status, list, next}  (RDALL / MD_LIST)
-//   tdIsDebug(spec, td)               ATTRIBUTES.DEBUG, the host's debug qualifier
-// Values: a field with semantics (versions, ATTRIBUTES, RTMR, VCPU_INDEX ...) has a
-// MdFieldHandler in md_values_{global,td,vcpu}.ts, supplied by the scope's owner; any
-// other field is kept in the scope's stored map (platform.mdFields, td.fields,
-// vcpu.fields) keyed by the element's canonical field id, zero until written.
+// API (statuses are spec status names; leaves turn them into completions):
+//   Field ids
+//     FIELD_ID_NA                          the all-ones null id
+//     decodeFieldId(spec, raw)             FieldIdParts by MD_FIELD_ID
+//     isNullFieldId(spec, raw)             all ones apart from the context code
+//     checkSingleElementId(spec, raw)      "TDX_METADATA_FIELD_ID_INCORRECT" | undefined
+//     withContext(spec, raw, scope)        the id with the scope's context code forced
+//     contextCodeOf(spec, scope)
+//   Catalog (catalog(spec), cached per Spec)
+//     .fields(scope) / .field(scope, name) MdField: item, baseId, classCode, stride,
+//                                          numFields, elementsPerField, elementSize
+//     .find(scope, raw)                    MdElement {field, flat, fieldIndex,
+//                                          elementIndex, id} by class + field code only
+//     .element(field, flat) / .elementId(field, flat)
+//   Access
+//     accessMasks(field, {who: "host"|"guest", debug?, finalized?}) -> {read, write}
+//     tdIsDebug(spec, td)                  ATTRIBUTES.DEBUG (the host's debug qualifier)
+//   Operations on an MdContext {spec, cpu, state, td?, vcpu?, lock?}
+//     mdRead(c, scope, raw, access)        {status, value?, detail?, element?}
+//     mdWrite(c, scope, raw, value, mask, access)   {status, old?, detail?, element?}
+//     mdNextElementId / mdNextFieldId(c, scope, raw|FIELD_ID_NA, access)
+//     mdDumpList(c, scope, start, access, size = 4096)  {status, list?, next} (MD_LIST)
+//     elementValue(c, el), storedMap(c, scope), mdElementLockKey(c, el)
+// Values: a field with semantics has an MdFieldHandler (read, write, exists, readable,
+// locate/codeOf) in md_values_{global,td,vcpu}.ts, supplied by the scope's owner; any
+// other field lives in the scope's stored map (platform.mdFields, td.fields,
+// vcpu.fields) keyed by the element's canonical id, zero until written.
 import type { MetadataItem, Spec } from "../spec/mod.ts";
 import { decodeBits } from "../spec/bits.ts";
 import { parseHex } from "../spec/hex.ts";

@@ -5,6 +5,7 @@ import { encodeBits } from "../spec/bits.ts";
 import { StructCodec } from "../spec/codec.ts";
 import { Cpu } from "../cpu/cpu.ts";
 import { ModuleState } from "./state.ts";
+import { cpuidKey } from "./td_params.ts";
 import {
   accessMasks,
   catalog,
@@ -210,4 +211,49 @@ Deno.test("mdDumpList writes an MD_LIST of guest-readable global fields", () => 
     mdDumpList(c, "td", id("td", "RTMR") + 1n, guest).status,
     "TDX_METADATA_FIELD_ID_INCORRECT",
   );
+});
+
+Deno.test("CPUID_VALUES elements are named by leaf and sub-leaf", () => {
+  const c = context();
+  const cat = catalog(spec);
+  const base = id("td", "CPUID_VALUES");
+  const code = (leaf: number, sub: number | undefined, element: number) =>
+    encodeBits(spec.bitfield("MD_CPUID_FIELD_CODE").fields, {
+      ELEMENT: BigInt(element),
+      SUBLEAF: sub === undefined ? 0x7Fn : BigInt(sub),
+      SUBLEAF_NA: sub === undefined ? 1n : 0n,
+      LEAF: BigInt(leaf & 0x7F),
+      LEAF_BIT31: BigInt(leaf >>> 31),
+    });
+  const extended = base | code(0x80000008, undefined, 0);
+  const el = cat.find("td", extended)!;
+  assert.equal(el.field.item.name, "CPUID_VALUES");
+  assert.equal(el.id, extended);
+  c.td!.cpuid = new Map([[cpuidKey(0x80000008, 0xFFFF_FFFF), [0x3027, 0x1, 0x2, 0x3]]]);
+  assert.equal(mdRead(c, "td", extended, { who: "host" }).value, (1n << 32n) | 0x3027n);
+  assert.equal(mdRead(c, "td", extended + 1n, { who: "host" }).value, (3n << 32n) | 2n);
+  // A leaf the module virtualizes but the TD does not have, and a faulting one.
+  assert.equal(
+    mdRead(c, "td", base | code(7, 0, 0), { who: "host" }).status,
+    "TDX_METADATA_FIELD_NOT_READABLE",
+  );
+  assert.equal(
+    mdRead(c, "td", base | code(6, undefined, 0), { who: "host" }).status,
+    "TDX_METADATA_FIELD_NOT_READABLE",
+  );
+  // A leaf the module does not virtualize at all.
+  assert.equal(
+    mdRead(c, "td", base | code(0x9, undefined, 0), { who: "host" }).status,
+    "TDX_METADATA_FIELD_ID_INCORRECT",
+  );
+  // The walk visits the readable entry, element by element.
+  const host = { who: "host" } as const;
+  let cur = mdNextElementId(c, "td", FIELD_ID_NA, host);
+  const seen: bigint[] = [];
+  while (cur !== FIELD_ID_NA) {
+    if (cat.find("td", cur)!.field.item.name === "CPUID_VALUES") seen.push(cur);
+    cur = mdNextElementId(c, "td", cur, host);
+  }
+  assert.equal(seen.length, 2 * spec.enum("TD_CPUID_LOOKUP").values.length);
+  assert.ok(seen.includes(extended) && seen.includes(extended + 1n));
 });

@@ -29,6 +29,12 @@ export interface ModuleProfile {
    * filler value as tdx_1.5 does, false answers TDX_METADATA_FIELD_SKIP.
    */
   cpuidConfigFiller: boolean;
+  /**
+   * Bytes of TDH.SYS.RDALL's 4 KiB buffer this build fills per call. The model's global
+   * metadata fits in 4 KiB (newer builds with longer CPUID lists do not); a smaller
+   * value makes the continuation path (TDX_METADATA_LIST_OVERFLOW) reachable.
+   */
+  mdListBytes: number;
   /** TDX_FEATURES0 bits this build supports, by bit-field name. */
   features0: string[];
   /** The 2026 extensions (only meaningful when features0 has EXT). */
@@ -58,6 +64,7 @@ export function defaultModuleProfile(): ModuleProfile {
     sigstruct: { moduleHv: 0, minUpdateHv: 0, noDowngrade: false, numHandoffPages: 1 },
     maxVcpusPerTd: 0xFFFF,
     cpuidConfigFiller: true,
+    mdListBytes: 4096,
     features0: [
       "TD_MIGRATION",
       "TD_PRESERVING",

@@ -29,7 +29,8 @@ export function defaultReportTcb(): ReportTcb {
   return {
     cpusvn: svn(7, 7, 2, 2, 3, 1),
     teeTcbSvn: svn(3, 0, 5),
-    teeTcbSvn2: svn(3, 0, 5),
+    // Not populated (its VALID bits are clear), so zero.
+    teeTcbSvn2: svn(),
     // The model's module measurement: SHA-384 of its name (an Intel build would differ).
     mrSeam: createHash("sha384").update("tdx-conformance reference TDX module").digest(),
     mrSignerSeam: new Uint8Array(48),

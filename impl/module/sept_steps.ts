@@ -153,13 +153,9 @@ export function checkBlockedAndTracked(
   return undefined;
 }
 
-/** is_interrupt_pending_host_side: IA32_INTR_PENDING, INTR masked by the VMM's RFLAGS.IF. */
+/** is_interrupt_pending_host_side on the calling logical processor (IA32_INTR_PENDING). */
 export function hostInterruptPending(ctx: LeafContext): boolean {
-  const v = ctx.cpu.msrs.readNamed("IA32_INTR_PENDING") ?? 0n;
-  const f = decodeBits(ctx.spec.bitfield("IA32_INTR_PENDING").fields, v).fields;
-  const interruptsEnabled = (ctx.lp.rflags >> 9n & 1n) === 1n;
-  return (interruptsEnabled ? f.INTR : 0n) !== 0n || f.NMI !== 0n || f.SMI !== 0n ||
-    f.OTHER !== 0n;
+  return ctx.cpu.hostInterruptPending(ctx.lp.id);
 }
 
 /** The TD's child count (TDR.CHLDCNT) moves by `n` pages. */

@@ -34,7 +34,7 @@ export interface SeptEntry {
   leaf: boolean;
   /** Guest-visible attributes of TDG.MEM.PAGE.ATTR.* (per L2 VM permissions; L1 only here). */
   attributes: bigint;
-  /** TD epoch at which the entry was blocked. */
+  /** Unused by sept.ts: the module keeps the blocking epoch in the page's PAMT entry (BEPOCH). */
   blockedEpoch?: bigint;
   /** L1 entries: bit n set when L2 VM n aliases the entry (impl/module/sept.ts). */
   aliases?: number;
@@ -121,8 +121,14 @@ export interface VcpuState {
   xfam?: bigint;
   /** VM the vCPU last ran in: 0 = L1, 1-3 = L2 VMs. */
   currVm?: number;
+  /** Zero-step defence: EPT-violation exits in a row without forward progress. */
+  epfStreak?: number;
+  /** Zero-step defence: private GPAs that kept faulting once the streak passed the threshold. */
+  epfGpas?: bigint[];
   /** A virtual interrupt is pending for the guest (interruptible TDCALLs stop and resume). */
   guestInterruptPending?: boolean;
+  /** Each L2 VM's TSC deadline in native TSC units (TDG.VP.WR of TSC_DEADLINE[vm]). */
+  l2NativeTscDeadline?: bigint[];
 }
 
 export interface TdState {
@@ -151,7 +157,7 @@ export interface TdState {
   finalized: boolean;
   /** TLB-tracking epoch advanced by TDH.MEM.TRACK. */
   epoch: bigint;
-  /** SEPT entries keyed by `${level}:${gpa}` (gpa aligned to the level's size). */
+  /** L1 SEPT entries keyed by `${level}:${gpa hex}` (gpa aligned to the level's size; sept.ts septKey). */
   sept: Map<string, SeptEntry>;
   septRoot?: bigint;
   /** L2 Secure EPT entries of L2 VM n at index n (1..3), keyed as `sept` (impl/module/sept.ts). */

@@ -66,5 +66,14 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
       return v;
     },
     archCapabilities: sampledMsr("IA32_ARCH_CAPABILITIES"),
+    nativeTscFrequency: nativeTscFrequency(ctx),
+    tsc: cpu.rdmsrNamed(lp, "IA32_TIME_STAMP_COUNTER") ?? 0n,
   };
+}
+
+/** The TSC frequency in Hz, from CPUID 0x15: crystal (ECX) x EBX / EAX. */
+export function nativeTscFrequency(ctx: LeafContext): bigint {
+  const leaf = Number(ctx.spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
+  const v = ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
+  return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
 }

@@ -89,7 +89,7 @@ export function tdvmcallReturn(
 }
 
 /** What each asynchronous exit class does to the vCPU and the TD. */
-function applyExitClass(ctx: LeafContext, td: TdState, vcpu: VcpuState, status: string): void {
+function applyExitClass(td: TdState, vcpu: VcpuState, status: string): void {
   switch (status) {
     case "TDX_CROSS_TD_TRAP":
     case "TDX_HOST_PRIORITY_BUSY_TIMEOUT":
@@ -119,7 +119,7 @@ export function asyncExit(
   vcpu: VcpuState,
   e: Omit<PendingAsyncExit, "kind">,
 ): Completion {
-  applyExitClass(ctx, td, vcpu, e.status);
+  applyExitClass(td, vcpu, e.status);
   for (const reg of ["RBX", "RBP", "RSI", "RDI", "R10", "R11", "R12", "R13", "R14", "R15"]) {
     ctx.regs[reg as Gpr] = 0n;
   }

@@ -43,6 +43,9 @@ export interface TdParamsEnv {
   nativeCpuid(leaf: number, subleaf: number): CpuidRegs;
   /** Native IA32_ARCH_CAPABILITIES as the module sampled it. */
   archCapabilities: bigint;
+  /** Native TSC frequency in Hz (CPUID 0x15) and the TSC now, for the TD's virtual TSC. */
+  nativeTscFrequency: bigint;
+  tsc: bigint;
 }
 
 /** The TD's configuration once TD_PARAMS is accepted. */
@@ -60,6 +63,9 @@ export interface TdConfig {
   /** Virtual CPUID of the configurable leaves by `${leaf}:${subleaf}` (subleaf -1: none). */
   cpuid: Map<string, number[]>;
   ia32ArchCapabilities: bigint;
+  /** Virtual TSC = (native TSC x multiplier >> 48) + offset, 0 at TDH.MNG.INIT. */
+  tscMultiplier: bigint;
+  tscOffset: bigint;
 }
 
 export type TdParamsVerdict =
@@ -260,6 +266,23 @@ function archCapabilities(
   return encodeBits(layout, v);
 }
 
+const U64 = 0xFFFF_FFFF_FFFF_FFFFn;
+/** Fraction bits of the TSC multiplier. */
+const TSC_FRACTION = 48n;
+
+/** The TD's TSC multiplier and offset: `tsc` native reads as virtual 0. */
+export function tscVirtualization(
+  spec: Spec,
+  virtFrequency: number,
+  nativeFrequency: bigint,
+  tsc: bigint,
+): { multiplier: bigint; offset: bigint } {
+  const hz = BigInt(virtFrequency) * tdxLimit(spec, "VIRT_TSC_FREQUENCY_UNIT");
+  const multiplier = ((hz << TSC_FRACTION) / nativeFrequency) & U64;
+  const scaled = ((tsc * multiplier) >> TSC_FRACTION) & U64;
+  return { multiplier, offset: -scaled & U64 };
+}
+
 /** Checks TD_PARAMS (decoded by the codec) in the module's order. */
 export function evaluateTdParams(
   spec: Spec,
@@ -290,6 +313,7 @@ export function evaluateTdParams(
   if (eptp === undefined) return invalid("EPTP_CONTROLS");
 
   const tsc = p.tsc_frequency as number;
+  const virtTsc = () => tscVirtualization(spec, tsc, env.nativeTscFrequency, env.tsc);
   if (
     tsc < tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MIN") ||
     tsc > tdxLimitN(spec, "VIRT_TSC_FREQUENCY_MAX")
@@ -341,6 +365,8 @@ export function evaluateTdParams(
       mrownerconfig: (p.mr_owner_config as Uint8Array).slice(),
       cpuid,
       ia32ArchCapabilities: arch,
+      tscMultiplier: virtTsc().multiplier,
+      tscOffset: virtTsc().offset,
     },
   };
 }

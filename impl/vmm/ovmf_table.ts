@@ -44,7 +44,8 @@ export function readOvmfTable(spec: Spec, image: Uint8Array): Parsed<OvmfTable> 
     );
   }
   const tailSize = structSize(spec, "OVMF_IMAGE_TAIL");
-  const footerAt = image.length - tailSize + fieldOf(spec, "OVMF_IMAGE_TAIL", "table_footer").offset;
+  const footerAt = image.length - tailSize +
+    fieldOf(spec, "OVMF_IMAGE_TAIL", "table_footer").offset;
   const guid = fieldOf(spec, "OVMF_TABLE_FOOTER", "guid");
   const found = image.subarray(footerAt + guid.offset, footerAt + guid.offset + guid.size);
   if (!sameBytes(found, guidBytes(spec, "OVMF_TABLE_FOOTER_GUID"))) {
@@ -76,7 +77,14 @@ export function readOvmfTable(spec: Spec, image: Uint8Array): Parsed<OvmfTable> 
     const tail = end - tailLen;
     const length = Number(readField(spec, image, tail, "OVMF_TABLE_ENTRY", "entry_length"));
     if (length < tailLen || length > left) {
-      return { ok: true, value: { footerOffset: footerAt, entries, corruptAt: { offset: tail, entryLength: length } } };
+      return {
+        ok: true,
+        value: {
+          footerOffset: footerAt,
+          entries,
+          corruptAt: { offset: tail, entryLength: length },
+        },
+      };
     }
     entries.push({
       guid: image.slice(tail + entryGuid.offset, tail + entryGuid.offset + entryGuid.size),

@@ -26,7 +26,11 @@ export function ramEntries(bytes: bigint): RamEntry[] {
 }
 
 /** Marks [address, address + length) as added; an error string when no RAM range holds it. */
-export function markAdded(entries: RamEntry[], address: bigint, length: bigint): string | undefined {
+export function markAdded(
+  entries: RamEntry[],
+  address: bigint,
+  length: bigint,
+): string | undefined {
   const end = address + length;
   const e = entries.find((x) => address < x.address + x.length && end > x.address);
   if (!e || e.address > address || e.address + e.length < end) {
@@ -53,7 +57,12 @@ export function sortByAddress(entries: RamEntry[]): RamEntry[] {
  * the flash range below 4 GiB, outside RAM). Sorted by address.
  */
 export function tdRamMap(
-  sections: readonly { typeName: string; memoryAddress: bigint; memoryDataSize: bigint; index: number }[],
+  sections: readonly {
+    typeName: string;
+    memoryAddress: bigint;
+    memoryDataSize: bigint;
+    index: number;
+  }[],
   memoryBytes: bigint,
 ): { ok: true; entries: RamEntry[] } | { ok: false; section: number; message: string } {
   const entries = ramEntries(memoryBytes);

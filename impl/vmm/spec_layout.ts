@@ -11,9 +11,15 @@ export function structSize(spec: Spec, name: string): number {
 }
 
 /** Offset and size of a fixed-size field of a struct. */
-export function fieldOf(spec: Spec, struct: string, field: string): { offset: number; size: number } {
+export function fieldOf(
+  spec: Spec,
+  struct: string,
+  field: string,
+): { offset: number; size: number } {
   const f = spec.struct(struct).fields.find((x) => x.name === field);
-  if (!f || f.offset === undefined) throw new Error(`struct ${struct} has no placed field ${field}`);
+  if (!f || f.offset === undefined) {
+    throw new Error(`struct ${struct} has no placed field ${field}`);
+  }
   const size = f.size ?? { u8: 1, u16: 2, u32: 4, u64: 8 }[f.type as string];
   if (size === undefined) throw new Error(`${struct}.${field} has no fixed size`);
   return { offset: f.offset, size };
@@ -36,6 +42,8 @@ export function readField(
 /** Offset of a field, whatever its size (e.g. where a variable array starts). */
 export function fieldOffset(spec: Spec, struct: string, field: string): number {
   const f = spec.struct(struct).fields.find((x) => x.name === field);
-  if (!f || f.offset === undefined) throw new Error(`struct ${struct} has no placed field ${field}`);
+  if (!f || f.offset === undefined) {
+    throw new Error(`struct ${struct} has no placed field ${field}`);
+  }
   return f.offset;
 }

@@ -66,7 +66,9 @@ export function buildTdHob(
     if (at + p.length > hobSize) {
       return {
         ok: false,
-        message: `the TD HOB (${parts.length} HOBs) overruns the ${hex(hobSize)}-byte TD_HOB section`,
+        message: `the TD HOB (${parts.length} HOBs) overruns the ${
+          hex(hobSize)
+        }-byte TD_HOB section`,
       };
     }
     out.set(p, at);

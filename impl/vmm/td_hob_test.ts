@@ -55,7 +55,12 @@ Deno.test("TD HOB: handoff table, one resource descriptor per RAM range, end of 
   const m = tdRamMap(fw.sections, 2n << 30n);
   assert.ok(m.ok);
   if (!m.ok) return;
-  const hob = buildTdHob(spec, hobSection.memoryAddress, Number(hobSection.memoryDataSize), m.entries);
+  const hob = buildTdHob(
+    spec,
+    hobSection.memoryAddress,
+    Number(hobSection.memoryDataSize),
+    m.entries,
+  );
   assert.ok(hob.ok);
   if (!hob.ok) return;
   const bytes = hob.bytes;

@@ -120,7 +120,9 @@ function parseDescriptor(
     return fail(
       "truncated",
       `${D}.length`,
-      `descriptor length ${length} runs past the end of the image (${image.length - at} bytes left)`,
+      `descriptor length ${length} runs past the end of the image (${
+        image.length - at
+      } bytes left)`,
       at_("length"),
     );
   }
@@ -177,7 +179,9 @@ function toSection(spec: Spec, index: number, raw: Record<string, number | bigin
   const type = Number(raw.type);
   const attributes = Number(raw.attributes);
   const bits = decodeBits(spec.bitfield("TDVF_SECTION_ATTRIBUTES").fields, BigInt(attributes));
-  const typeValue = spec.enum("TDVF_SECTION_TYPE").values.find((v) => BigInt(v.value) === BigInt(type));
+  const typeValue = spec.enum("TDVF_SECTION_TYPE").values.find((v) =>
+    BigInt(v.value) === BigInt(type)
+  );
   return {
     index,
     dataOffset: Number(raw.data_offset),

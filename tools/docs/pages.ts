@@ -334,6 +334,18 @@ function itemPage(
         [links.to("bitfield", it.bitfield, from), links.to("enum", it.enum, from)].filter(Boolean)
           .join(", "),
       ]]);
+      if (it.num_fields !== undefined) {
+        md += `\nAn array of ${it.num_fields} fields of ${
+          it.elements / it.num_fields
+        } element(s) each.\n`;
+      }
+      if (it.masks) {
+        md += "\n" + table(
+          ["Mask", "Value"],
+          Object.entries(it.masks).map(([k, v]) => [k.replace("_", " "), code(v!)]),
+        );
+      }
+      if (it.full_write_only) md += "\nWrites must cover every writable bit.\n";
       if (it.linux) md += `\nLinux: ${code(it.linux.symbol)} in ${code(it.linux.path)}.\n`;
       return md + footer(it);
     }

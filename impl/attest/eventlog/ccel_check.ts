@@ -36,7 +36,10 @@ export interface CcelInputs {
   quote?: Uint8Array;
 }
 
-function from<T>(input: CcelError["input"], r: Result<T>): { ok: false; error: CcelError } | undefined {
+function from<T>(
+  input: CcelError["input"],
+  r: Result<T>,
+): { ok: false; error: CcelError } | undefined {
   return r.ok ? undefined : { ok: false, error: { ...r.error, input } };
 }
 
@@ -57,7 +60,9 @@ export function checkCcel(
     table = t.value;
     const laml = Number(table.laml);
     if (area.length > laml) {
-      warnings.push(`the log data has ${area.length} bytes; only the first ${laml} (LAML) are read`);
+      warnings.push(
+        `the log data has ${area.length} bytes; only the first ${laml} (LAML) are read`,
+      );
       area = area.subarray(0, laml);
     } else if (area.length < laml) {
       warnings.push(`the log data has ${area.length} bytes, less than the table's LAML ${laml}`);

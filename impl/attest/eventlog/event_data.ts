@@ -73,7 +73,9 @@ const blob: Summarizer = (codec, data) => {
 const blob2: Summarizer = (codec, data) => {
   const v = codec.decode("UEFI_PLATFORM_FIRMWARE_BLOB2", data).value;
   const desc = printable(v.blob_description as Uint8Array) ?? "";
-  return `${quoteText(desc)} at ${hex(v.blob_base as bigint)}, ${hex(v.blob_length as bigint)} bytes`;
+  return `${quoteText(desc)} at ${hex(v.blob_base as bigint)}, ${
+    hex(v.blob_length as bigint)
+  } bytes`;
 };
 
 const handoff2: Summarizer = (codec, data) => {

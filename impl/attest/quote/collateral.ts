@@ -51,11 +51,16 @@ function attributesHex(v: bigint, bytes: number): string {
   return upper(b);
 }
 
-export function makeCollateral(spec: Spec, gen: QuoteGenerator, opts: CollateralOptions = {}): Collateral {
+export function makeCollateral(
+  spec: Spec,
+  gen: QuoteGenerator,
+  opts: CollateralOptions = {},
+): Collateral {
   const o = { ...DEFAULTS, ...opts };
   const pck = gen.platform.pck;
   const qe = gen.platform.qe;
-  const tdxTcb = opts.teeTcbSvn ?? new Uint8Array(fieldSize(spec, "TD_QUOTE_BODY_1_0", "tee_tcb_svn"));
+  const tdxTcb = opts.teeTcbSvn ??
+    new Uint8Array(fieldSize(spec, "TD_QUOTE_BODY_1_0", "tee_tcb_svn"));
   const mrSigner = opts.mrSignerSeam ??
     new Uint8Array(fieldSize(spec, "TD_QUOTE_BODY_1_0", "mr_signer_seam"));
   const attrSize = fieldSize(spec, "TD_QUOTE_BODY_1_0", "seam_attributes");
@@ -111,7 +116,8 @@ export function makeCollateral(spec: Spec, gen: QuoteGenerator, opts: Collateral
         (b, i) => i < attributesMask.length ? b & attributesMask[i] : 0,
       ),
     ),
-    attributesMask: upper(attributesMask) + "00".repeat(qe.attributes.length - attributesMask.length),
+    attributesMask: upper(attributesMask) +
+      "00".repeat(qe.attributes.length - attributesMask.length),
     mrsigner: upper(qe.mrSigner),
     isvprodid: qe.isvProdId,
     tcbLevels: [{ tcb: { isvsvn: qe.isvSvn }, tcbDate: o.tcbDate, tcbStatus: "UpToDate" }],

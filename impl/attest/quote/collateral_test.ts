@@ -29,7 +29,10 @@ const collateral = makeCollateral(spec, gen, { teeTcbSvn });
 const NOW = Date.parse("2026-06-01T00:00:00Z") / 1000;
 const real = JSON.parse(
   Deno.readTextFileSync(
-    new URL("../../../fixtures/realdata/collateral/dcapqvl_tdx_quote_collateral.json", import.meta.url),
+    new URL(
+      "../../../fixtures/realdata/collateral/dcapqvl_tdx_quote_collateral.json",
+      import.meta.url,
+    ),
   ),
 );
 
@@ -54,18 +57,24 @@ Deno.test("collateral has the shape of the real dcap-qvl collateral", () => {
 });
 
 Deno.test("collateral signatures, chains and CRLs verify", async () => {
-  const [tcbCert, root] = pemToDer(collateral.tcb_info_issuer_chain).map((d) => new X509Certificate(d));
+  const [tcbCert, root] = pemToDer(collateral.tcb_info_issuer_chain).map((d) =>
+    new X509Certificate(d)
+  );
   assert.ok(tcbCert.verify(root.publicKey) && root.verify(root.publicKey));
-  for (const [text, sig] of [
-    [collateral.tcb_info, collateral.tcb_info_signature],
-    [collateral.qe_identity, collateral.qe_identity_signature],
-  ]) {
+  for (
+    const [text, sig] of [
+      [collateral.tcb_info, collateral.tcb_info_signature],
+      [collateral.qe_identity, collateral.qe_identity_signature],
+    ]
+  ) {
     const v = createVerify("SHA256").update(text);
     assert.ok(v.verify({ key: tcbCert.publicKey, dsaEncoding: "ieee-p1363" }, hexToBytes(sig)));
   }
   const [ca] = pemToDer(collateral.pck_crl_issuer_chain).map((d) => pkijs.Certificate.fromBER(d));
   const rootCert = pkijs.Certificate.fromBER(gen.pki.root.der.slice());
-  const rootCrl = pkijs.CertificateRevocationList.fromBER(hexToBytes(collateral.root_ca_crl).slice());
+  const rootCrl = pkijs.CertificateRevocationList.fromBER(
+    hexToBytes(collateral.root_ca_crl).slice(),
+  );
   const pckCrl = pkijs.CertificateRevocationList.fromBER(hexToBytes(collateral.pck_crl).slice());
   assert.ok(await rootCrl.verify({ issuerCertificate: rootCert }));
   assert.ok(await pckCrl.verify({ issuerCertificate: ca }));
@@ -96,6 +105,10 @@ Deno.test("dcap-qvl with the test root accepts generated v4 and v5 quotes", asyn
 });
 
 Deno.test("collateral is the same bytes for the same seed", () => {
-  const again = makeCollateral(spec, makeQuoteGenerator(spec, new TextEncoder().encode("collateral test seed")), { teeTcbSvn });
+  const again = makeCollateral(
+    spec,
+    makeQuoteGenerator(spec, new TextEncoder().encode("collateral test seed")),
+    { teeTcbSvn },
+  );
   assert.deepEqual(again, collateral);
 });

@@ -33,11 +33,15 @@ const octets = (b: Uint8Array) => new asn1js.OctetString({ valueHex: b.slice().b
 export function encodePckExtension(spec: Spec, x: PckExtension): Uint8Array {
   const comps = tcbComponentEntries(spec);
   if (x.tcbComponents.length !== comps.length) {
-    throw new RangeError(`${x.tcbComponents.length} TCB components; the profile has ${comps.length}`);
+    throw new RangeError(
+      `${x.tcbComponents.length} TCB components; the profile has ${comps.length}`,
+    );
   }
   const tcb = new asn1js.Sequence({
     value: [
-      ...comps.map((name, i) => entry(spec, name, new asn1js.Integer({ value: x.tcbComponents[i] }))),
+      ...comps.map((name, i) =>
+        entry(spec, name, new asn1js.Integer({ value: x.tcbComponents[i] }))
+      ),
       entry(spec, "TCB.PCESVN", new asn1js.Integer({ value: x.pceSvn })),
       entry(spec, "TCB.CPUSVN", octets(x.cpuSvn)),
     ],

@@ -41,7 +41,10 @@ export interface DecodedQuote {
   size: number;
 }
 
-function bodyStructOf(spec: Spec, bodyType: number): "TD_QUOTE_BODY_1_0" | "TD_QUOTE_BODY_1_5" | undefined {
+function bodyStructOf(
+  spec: Spec,
+  bodyType: number,
+): "TD_QUOTE_BODY_1_0" | "TD_QUOTE_BODY_1_5" | undefined {
   if (bodyType === enumNumber(spec, "QUOTE_BODY_TYPE", "TD_REPORT_1_0")) return "TD_QUOTE_BODY_1_0";
   if (bodyType === enumNumber(spec, "QUOTE_BODY_TYPE", "TD_REPORT_1_5")) return "TD_QUOTE_BODY_1_5";
   return undefined;
@@ -87,7 +90,7 @@ export function decodeQuote(spec: Spec, bytes: Uint8Array): Result<DecodedQuote>
   let bodyStruct: DecodedQuote["bodyStruct"];
   let body: DecodedStruct;
   let bodyEnd: number;
-  const headerSize = (spec.struct("QUOTE_HEADER").size as number);
+  const headerSize = spec.struct("QUOTE_HEADER").size as number;
   if (version === v4) {
     bodyType = enumNumber(spec, "QUOTE_BODY_TYPE", "TD_REPORT_1_0");
     bodyStruct = "TD_QUOTE_BODY_1_0";
@@ -99,7 +102,9 @@ export function decodeQuote(spec: Spec, bytes: Uint8Array): Result<DecodedQuote>
     if (!s) {
       const name = enumName(spec, "QUOTE_BODY_TYPE", bodyType) ?? "unknown";
       return fail(
-        bodyType === enumNumber(spec, "QUOTE_BODY_TYPE", "SGX_ENCLAVE_REPORT") ? "not-tdx" : "unsupported",
+        bodyType === enumNumber(spec, "QUOTE_BODY_TYPE", "SGX_ENCLAVE_REPORT")
+          ? "not-tdx"
+          : "unsupported",
         "QUOTE_V5.body_type",
         `body type ${bodyType} (${name}) is not a TD report`,
         headerSize,
@@ -116,7 +121,8 @@ export function decodeQuote(spec: Spec, bytes: Uint8Array): Result<DecodedQuote>
       );
     }
     body = codec.decode(s, raw).value;
-    bodyEnd = headerSize + (spec.struct("QUOTE_BODY_DESCRIPTOR_V5").min_size as number) + raw.length;
+    bodyEnd = headerSize + (spec.struct("QUOTE_BODY_DESCRIPTOR_V5").min_size as number) +
+      raw.length;
   }
   const sig = q.signature_data as DecodedStruct;
   const cert = sig.certification_data as DecodedStruct;
@@ -133,8 +139,14 @@ export function decodeQuote(spec: Spec, bytes: Uint8Array): Result<DecodedQuote>
     certificationData: cert.data as Uint8Array,
     size: whole.value.size,
   };
-  if (out.certificationType === enumNumber(spec, "CERTIFICATION_DATA_TYPE", "QE_REPORT_CERTIFICATION_DATA")) {
-    const qe = decoding(bodyEnd, () => codec.decode("QE_REPORT_CERTIFICATION_DATA", out.certificationData));
+  if (
+    out.certificationType ===
+      enumNumber(spec, "CERTIFICATION_DATA_TYPE", "QE_REPORT_CERTIFICATION_DATA")
+  ) {
+    const qe = decoding(
+      bodyEnd,
+      () => codec.decode("QE_REPORT_CERTIFICATION_DATA", out.certificationData),
+    );
     if (!qe.ok) return qe;
     const v = qe.value.value;
     const inner = v.certification_data as DecodedStruct;

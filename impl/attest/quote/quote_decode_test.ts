@@ -7,7 +7,8 @@ import { decodeQuote } from "./quote_decode.ts";
 
 const spec = theSpec();
 const dir = new URL("../../../fixtures/realdata/quotes/", import.meta.url);
-const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.(dat|bin)$/.test(n)).sort();
+const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.(dat|bin)$/.test(n))
+  .sort();
 
 Deno.test("real quotes decode; SGX quotes are not TDX", async (t) => {
   for (const file of files) {

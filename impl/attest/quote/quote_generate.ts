@@ -12,7 +12,12 @@ import { deriveKey, type SigningKey } from "./seed_keys.ts";
 import { signRaw } from "./ecdsa_p256.ts";
 import { makeTestPki, type TestPki } from "./test_pki.ts";
 import { type TestPlatform, testPlatform } from "./test_platform.ts";
-import { decodeTdreport, quoteBodyFromTdreport, type TdBodyStruct, type TdreportCheck } from "./td_quote_body.ts";
+import {
+  decodeTdreport,
+  quoteBodyFromTdreport,
+  type TdBodyStruct,
+  type TdreportCheck,
+} from "./td_quote_body.ts";
 
 export interface QuoteRequest extends TdreportCheck {
   /** QUOTE_VERSION: 4 or 5 (default 4). */
@@ -53,7 +58,12 @@ function qeReport(spec: Spec, platform: TestPlatform, attestationKey: SigningKey
   };
 }
 
-function header(spec: Spec, codec: StructCodec, version: number, attestationKey: SigningKey): DecodedStruct {
+function header(
+  spec: Spec,
+  codec: StructCodec,
+  version: number,
+  attestationKey: SigningKey,
+): DecodedStruct {
   // User data is the key owner's to choose: here a 16-byte ID of the attestation key,
   // then zeros, the shape of the real quotes' user data.
   const userData = new Uint8Array(fieldSize(spec, "QUOTE_HEADER", "user_data"));
@@ -67,7 +77,11 @@ function header(spec: Spec, codec: StructCodec, version: number, attestationKey:
   };
 }
 
-export function makeQuoteGenerator(spec: Spec, seed: Uint8Array, platform?: TestPlatform): QuoteGenerator {
+export function makeQuoteGenerator(
+  spec: Spec,
+  seed: Uint8Array,
+  platform?: TestPlatform,
+): QuoteGenerator {
   const codec = new StructCodec(spec);
   const plat = platform ?? testPlatform(spec, seed);
   const pki = makeTestPki(spec, seed, plat);
@@ -93,10 +107,18 @@ export function makeQuoteGenerator(spec: Spec, seed: Uint8Array, platform?: Test
   function generate(tdreport: Uint8Array, request: QuoteRequest = {}): Result<Uint8Array> {
     const version = request.version ?? v4;
     if (version !== v4 && version !== v5) {
-      return fail("unsupported", "QUOTE_HEADER.version", `cannot make a version ${version} TD quote`);
+      return fail(
+        "unsupported",
+        "QUOTE_HEADER.version",
+        `cannot make a version ${version} TD quote`,
+      );
     }
     if (version === v4 && request.body === "1.5") {
-      return fail("unsupported", "QUOTE_V4.body", "a version 4 quote carries only the TDX 1.0 body");
+      return fail(
+        "unsupported",
+        "QUOTE_V4.body",
+        "a version 4 quote carries only the TDX 1.0 body",
+      );
     }
     const report = decodeTdreport(spec, tdreport, request);
     if (!report.ok) return report;

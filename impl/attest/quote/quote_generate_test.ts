@@ -22,7 +22,9 @@ const codec = new StructCodec(spec);
 const seed = new TextEncoder().encode("quote generation test seed");
 const gen = makeQuoteGenerator(spec, seed);
 const report = sampleTdreport(spec, 11, {
-  tdInfo: { attributes: encodeBits(spec.bitfield("TD_ATTRIBUTES").fields, { SEPT_VE_DISABLE: 1n }) },
+  tdInfo: {
+    attributes: encodeBits(spec.bitfield("TD_ATTRIBUTES").fields, { SEPT_VE_DISABLE: 1n }),
+  },
 });
 const realReport = Deno.readFileSync(
   new URL("../../../fixtures/realdata/tdreports/intel_tdreport_for_test.dat", import.meta.url),
@@ -30,11 +32,25 @@ const realReport = Deno.readFileSync(
 
 const REQUESTS = [
   { name: "v4", request: { version: 4 }, body: "TD_QUOTE_BODY_1_0", bodyType: "TD_REPORT_1_0" },
-  { name: "v5 TDX 1.0 body", request: { version: 5, body: "1.0" as const }, body: "TD_QUOTE_BODY_1_0", bodyType: "TD_REPORT_1_0" },
-  { name: "v5 TDX 1.5 body", request: { version: 5 }, body: "TD_QUOTE_BODY_1_5", bodyType: "TD_REPORT_1_5" },
+  {
+    name: "v5 TDX 1.0 body",
+    request: { version: 5, body: "1.0" as const },
+    body: "TD_QUOTE_BODY_1_0",
+    bodyType: "TD_REPORT_1_0",
+  },
+  {
+    name: "v5 TDX 1.5 body",
+    request: { version: 5 },
+    body: "TD_QUOTE_BODY_1_5",
+    bodyType: "TD_REPORT_1_5",
+  },
 ];
 
-async function webcryptoVerify(point: Uint8Array, sig: Uint8Array, data: Uint8Array): Promise<boolean> {
+async function webcryptoVerify(
+  point: Uint8Array,
+  sig: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
   const key = await crypto.subtle.importKey(
     "raw",
     Uint8Array.of(4, ...point),
@@ -65,10 +81,25 @@ Deno.test("generated quotes decode to the TDREPORT's fields", async (t) => {
       assert.equal(v.version, request.version);
       assert.equal(v.bodyStruct, body);
       assert.equal(v.bodyType, enumNumber(spec, "QUOTE_BODY_TYPE", bodyType));
-      assert.equal(v.header.attestation_key_type, enumNumber(spec, "ATTESTATION_KEY_TYPE", "ECDSA_P256"));
+      assert.equal(
+        v.header.attestation_key_type,
+        enumNumber(spec, "ATTESTATION_KEY_TYPE", "ECDSA_P256"),
+      );
       assert.equal(v.header.tee_type, enumNumber(spec, "QUOTE_TEE_TYPE", "TDX"));
       assert.deepEqual(v.header.qe_vendor_id, codec.encode("INTEL_QE_VENDOR_ID", {}));
-      for (const f of ["mr_td", "mr_config_id", "mr_owner", "mr_owner_config", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "xfam"]) {
+      for (
+        const f of [
+          "mr_td",
+          "mr_config_id",
+          "mr_owner",
+          "mr_owner_config",
+          "rtmr0",
+          "rtmr1",
+          "rtmr2",
+          "rtmr3",
+          "xfam",
+        ]
+      ) {
         assert.deepEqual(v.body[f], info[f], f);
       }
       assert.equal(v.body.td_attributes, info.attributes);
@@ -81,12 +112,21 @@ Deno.test("generated quotes decode to the TDREPORT's fields", async (t) => {
         assert.deepEqual(v.body.tee_tcb_svn2, tcb.tee_tcb_svn2);
         assert.deepEqual(v.body.mr_servicetd, info.servtd_hash);
       }
-      assert.equal(v.certificationType, enumNumber(spec, "CERTIFICATION_DATA_TYPE", "QE_REPORT_CERTIFICATION_DATA"));
-      assert.equal(v.qeReport!.certificationType, enumNumber(spec, "CERTIFICATION_DATA_TYPE", "PCK_CERT_CHAIN"));
+      assert.equal(
+        v.certificationType,
+        enumNumber(spec, "CERTIFICATION_DATA_TYPE", "QE_REPORT_CERTIFICATION_DATA"),
+      );
+      assert.equal(
+        v.qeReport!.certificationType,
+        enumNumber(spec, "CERTIFICATION_DATA_TYPE", "PCK_CERT_CHAIN"),
+      );
       assert.equal(v.pckChainPem, gen.pki.pckChainPem);
       // The generic struct round trip gives the same bytes back.
       const whole = codec.decode(request.version === 4 ? "QUOTE_V4" : "QUOTE_V5", q.value);
-      assert.deepEqual(codec.encode(request.version === 4 ? "QUOTE_V4" : "QUOTE_V5", whole.value), q.value);
+      assert.deepEqual(
+        codec.encode(request.version === 4 ? "QUOTE_V4" : "QUOTE_V5", whole.value),
+        q.value,
+      );
     });
   }
 });
@@ -107,7 +147,9 @@ Deno.test("signatures verify with WebCrypto and the chain with node:crypto", asy
       assert.ok(rd.subarray(32).every((b) => b === 0));
       // (c) the QE report signature, with the PCK leaf's key
       const [leaf, ca, root] = pemToDer(v.pckChainPem!).map((der) => new X509Certificate(der));
-      assert.ok(await webcryptoVerify(pointOf(leaf), v.qeReport!.reportSignature, v.qeReport!.reportBytes));
+      assert.ok(
+        await webcryptoVerify(pointOf(leaf), v.qeReport!.reportSignature, v.qeReport!.reportBytes),
+      );
       // (d) leaf -> Platform CA -> root, and the root is the test root
       assert.ok(leaf.verify(ca.publicKey));
       assert.ok(ca.verify(root.publicKey));
@@ -119,14 +161,19 @@ Deno.test("signatures verify with WebCrypto and the chain with node:crypto", asy
       bad[fieldOffset(spec, "QUOTE_V4", "body") + 1] ^= 1;
       assert.ok(!(await webcryptoVerify(v.attestationKey, v.quoteSignature, bad)));
       // noble agrees (a cross-check of the same signature, not the proof).
-      assert.ok(p256.verify(v.quoteSignature, v.signedBytes, Uint8Array.of(4, ...v.attestationKey), { lowS: false }));
+      assert.ok(
+        p256.verify(v.quoteSignature, v.signedBytes, Uint8Array.of(4, ...v.attestationKey), {
+          lowS: false,
+        }),
+      );
     });
   }
 });
 
 function pointOf(cert: X509Certificate): Uint8Array {
   const jwk = cert.publicKey.export({ format: "jwk" });
-  const b = (s: string) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const b = (s: string) =>
+    Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
   return Uint8Array.of(...b(jwk.x!), ...b(jwk.y!));
 }
 
@@ -167,11 +214,20 @@ Deno.test("the real Intel TDREPORT is quoted with its own measurements", () => {
 
 Deno.test("bad TDREPORTs and requests are refused with a reason", async (t) => {
   const notTdx = report.slice();
-  notTdx[fieldOffset(spec, "TDREPORT_STRUCT", "report_mac_struct")] = enumNumber(spec, "TEE_TYPE", "SGX");
+  notTdx[fieldOffset(spec, "TDREPORT_STRUCT", "report_mac_struct")] = enumNumber(
+    spec,
+    "TEE_TYPE",
+    "SGX",
+  );
   const alteredInfo = report.slice();
-  alteredInfo[fieldOffset(spec, "TDREPORT_STRUCT", "td_info") + fieldOffset(spec, "TDINFO_STRUCT", "mr_td")] ^= 1;
+  alteredInfo[
+    fieldOffset(spec, "TDREPORT_STRUCT", "td_info") + fieldOffset(spec, "TDINFO_STRUCT", "mr_td")
+  ] ^= 1;
   const alteredTcb = report.slice();
-  alteredTcb[fieldOffset(spec, "TDREPORT_STRUCT", "tee_tcb_info") + fieldOffset(spec, "TEE_TCB_INFO", "mr_seam")] ^= 1;
+  alteredTcb[
+    fieldOffset(spec, "TDREPORT_STRUCT", "tee_tcb_info") +
+    fieldOffset(spec, "TEE_TCB_INFO", "mr_seam")
+  ] ^= 1;
   const cases: [string, Uint8Array, object, string, string][] = [
     ["short report", report.subarray(0, 1000), {}, "truncated", "TDREPORT_STRUCT"],
     ["long report", new Uint8Array([...report, 0]), {}, "invalid", "TDREPORT_STRUCT"],

@@ -58,7 +58,9 @@ export function decodeTdreport(
     return fail(
       "not-tdx",
       "REPORTTYPE.type",
-      `the report's TEE type is 0x${type.toString(16)} (${enumName(spec, "TEE_TYPE", type) ?? "unknown"}), not TDX`,
+      `the report's TEE type is 0x${type.toString(16)} (${
+        enumName(spec, "TEE_TYPE", type) ?? "unknown"
+      }), not TDX`,
       fieldOffset(spec, "TDREPORT_STRUCT", "report_mac_struct"),
     );
   }
@@ -88,12 +90,18 @@ export function decodeTdreport(
 }
 
 /** The quote body of `bodyStruct` for a decoded TDREPORT. */
-export function quoteBodyFromTdreport(spec: Spec, tdreport: DecodedStruct, bodyStruct: TdBodyStruct): DecodedStruct {
+export function quoteBodyFromTdreport(
+  spec: Spec,
+  tdreport: DecodedStruct,
+  bodyStruct: TdBodyStruct,
+): DecodedStruct {
   const body: DecodedStruct = {};
   for (const f of spec.struct(bodyStruct).fields) {
     const [part, name] = FROM[f.name] ?? ["td_info", f.name];
     const v = (tdreport[part] as DecodedStruct)[name];
-    if (v === undefined) throw new Error(`TDREPORT has no ${part}.${name} for ${bodyStruct}.${f.name}`);
+    if (v === undefined) {
+      throw new Error(`TDREPORT has no ${part}.${name} for ${bodyStruct}.${f.name}`);
+    }
     body[f.name] = v;
   }
   return body;

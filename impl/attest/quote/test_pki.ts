@@ -73,10 +73,16 @@ function keyUsage(bits: number[]): ArrayBuffer {
 }
 
 function spki(key: SigningKey): pkijs.PublicKeyInfo {
-  const b64url = (b: Uint8Array) => btoa(String.fromCharCode(...b)).replace(/\+/g, "-")
-    .replace(/\//g, "_").replace(/=+$/, "");
+  const b64url = (b: Uint8Array) =>
+    btoa(String.fromCharCode(...b)).replace(/\+/g, "-")
+      .replace(/\//g, "_").replace(/=+$/, "");
   const der = createPublicKey({
-    key: { kty: "EC", crv: "P-256", x: b64url(key.point.subarray(0, 32)), y: b64url(key.point.subarray(32)) },
+    key: {
+      kty: "EC",
+      crv: "P-256",
+      x: b64url(key.point.subarray(0, 32)),
+      y: b64url(key.point.subarray(32)),
+    },
     format: "jwk",
   }).export({ type: "spki", format: "der" });
   return pkijs.PublicKeyInfo.fromBER(new Uint8Array(der));
@@ -140,7 +146,11 @@ function issue(r: CertRequest): Uint8Array {
       }).toSchema().toBER(),
     ),
     ext(pkijs.id_CRLDistributionPoints, false, dp.toSchema().toBER()),
-    ext(pkijs.id_SubjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyId(r.subjectKey) }).toBER()),
+    ext(
+      pkijs.id_SubjectKeyIdentifier,
+      false,
+      new asn1js.OctetString({ valueHex: keyId(r.subjectKey) }).toBER(),
+    ),
     ext(
       pkijs.id_KeyUsage,
       true,
@@ -153,13 +163,16 @@ function issue(r: CertRequest): Uint8Array {
     ext(
       pkijs.id_BasicConstraints,
       true,
-      new pkijs.BasicConstraints(ca ? { cA: true, pathLenConstraint: r.pathLen } : {}).toSchema().toBER(),
+      new pkijs.BasicConstraints(ca ? { cA: true, pathLenConstraint: r.pathLen } : {}).toSchema()
+        .toBER(),
     ),
     ...(r.extra ?? []),
   ];
   const tbs = new Uint8Array(cert.encodeTBS().toBER());
   cert.tbsView = tbs;
-  cert.signatureValue = new asn1js.BitString({ valueHex: signDer(r.issuerKey, tbs).slice().buffer });
+  cert.signatureValue = new asn1js.BitString({
+    valueHex: signDer(r.issuerKey, tbs).slice().buffer,
+  });
   return new Uint8Array(cert.toSchema().toBER());
 }
 

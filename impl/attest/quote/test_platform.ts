@@ -47,7 +47,11 @@ export function testPlatform(spec: Spec, seed: Uint8Array): TestPlatform {
       cpuSvn,
       miscSelect: 0,
       attributes: hexToBytes("1500000000000000e700000000000000"),
-      mrEnclave: deriveBytes(seed, "qe mrenclave", fieldSize(spec, "SGX_REPORT_BODY", "mr_enclave")),
+      mrEnclave: deriveBytes(
+        seed,
+        "qe mrenclave",
+        fieldSize(spec, "SGX_REPORT_BODY", "mr_enclave"),
+      ),
       mrSigner: deriveBytes(seed, "qe mrsigner", fieldSize(spec, "SGX_REPORT_BODY", "mr_signer")),
       isvProdId: 2,
       isvSvn: 4,

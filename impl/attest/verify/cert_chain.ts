@@ -4,7 +4,7 @@
 import { bytesToHex } from "../../spec/hex.ts";
 import { bytesKey, equalBytes } from "./byte_ops.ts";
 import { importSpkiP256Key, verifyP256 } from "./ecdsa_p256.ts";
-import { reason, type CheckName, type Reason } from "./reason.ts";
+import { type CheckName, type Reason, reason } from "./reason.ts";
 import { type CertInfo, parseCertificate } from "./x509_cert.ts";
 import { MemoCache } from "./memo_cache.ts";
 
@@ -87,7 +87,9 @@ export async function verifyChainUncached(
     const parent = i + 1 < certs.length ? certs[i + 1] : root.cert;
     const parentKey = i + 1 < certs.length ? keys[i + 1] : root.key;
     const field = `certificate[${i}] (${c.subjectCN})`;
-    if (c.version !== X509_V3) bad("not an X.509 v3 certificate", { field, actual: `v${c.version + 1}` });
+    if (c.version !== X509_V3) {
+      bad("not an X.509 v3 certificate", { field, actual: `v${c.version + 1}` });
+    }
     if (!keys[i]) bad("public key is not EC P-256", { field });
     if (!equalBytes(c.issuer, parent.subject)) {
       bad("issuer name does not match the next certificate's subject", {
@@ -99,9 +101,16 @@ export async function verifyChainUncached(
     if (i === 0 && c.isCA) bad("the leaf is a CA certificate", { field });
     if (i > 0 && !c.isCA) bad("an issuing certificate is not a CA (basic constraints)", { field });
     if (i > 0 && c.pathLen !== undefined && c.pathLen < i - 1) {
-      bad("path length constraint exceeded", { field, expected: `<= ${c.pathLen}`, actual: String(i - 1) });
+      bad("path length constraint exceeded", {
+        field,
+        expected: `<= ${c.pathLen}`,
+        actual: String(i - 1),
+      });
     }
-    if (parent === root.cert && root.cert.pathLen !== undefined && root.cert.pathLen < certs.length - 1) {
+    if (
+      parent === root.cert && root.cert.pathLen !== undefined &&
+      root.cert.pathLen < certs.length - 1
+    ) {
       bad("the root's path length constraint is exceeded", { field });
     }
     if (!c.signature) {

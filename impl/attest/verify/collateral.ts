@@ -76,16 +76,18 @@ function textField(v: unknown, where: string): string | { error: string } {
 
 function addDcapQvl(col: Collateral, obj: Record<string, unknown>, origin: string): Loaded {
   const at = (f: string) => `${origin}: field ${f}`;
-  for (const [textKey, sigKey, chainKey, slot, chainSlot] of [
-    ["tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", "tcbInfo", "tcbInfoIssuerChain"],
-    [
-      "qe_identity",
-      "qe_identity_signature",
-      "qe_identity_issuer_chain",
-      "qeIdentity",
-      "qeIdentityIssuerChain",
-    ],
-  ] as const) {
+  for (
+    const [textKey, sigKey, chainKey, slot, chainSlot] of [
+      ["tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", "tcbInfo", "tcbInfoIssuerChain"],
+      [
+        "qe_identity",
+        "qe_identity_signature",
+        "qe_identity_issuer_chain",
+        "qeIdentity",
+        "qeIdentityIssuerChain",
+      ],
+    ] as const
+  ) {
     if (obj[textKey] === undefined) continue;
     const text = textField(obj[textKey], at(textKey));
     if (typeof text !== "string") return bad(text.error);
@@ -182,7 +184,10 @@ export function addCollateralFile(col: Collateral, origin: string, bytes: Uint8A
 }
 
 /** Collateral from a dcap-qvl collateral object already in memory. */
-export function collateralFromDcapQvl(obj: Record<string, unknown>, origin = "collateral"): Collateral | string {
+export function collateralFromDcapQvl(
+  obj: Record<string, unknown>,
+  origin = "collateral",
+): Collateral | string {
   const col = emptyCollateral();
   col.origins.push(origin);
   const r = addDcapQvl(col, obj, origin);

@@ -173,7 +173,10 @@ export function parseQeIdentity(text: string): Result<QeIdentity> {
     version: int(o.version, "enclaveIdentity.version"),
     issueDate: date(o.issueDate, "enclaveIdentity.issueDate"),
     nextUpdate: date(o.nextUpdate, "enclaveIdentity.nextUpdate"),
-    tcbEvaluationDataNumber: int(o.tcbEvaluationDataNumber, "enclaveIdentity.tcbEvaluationDataNumber"),
+    tcbEvaluationDataNumber: int(
+      o.tcbEvaluationDataNumber,
+      "enclaveIdentity.tcbEvaluationDataNumber",
+    ),
     miscselect: hex(o.miscselect, "enclaveIdentity.miscselect"),
     miscselectMask: hex(o.miscselectMask, "enclaveIdentity.miscselectMask"),
     attributes: hex(o.attributes, "enclaveIdentity.attributes"),

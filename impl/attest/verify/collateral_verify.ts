@@ -9,7 +9,7 @@ import type { Collateral, SignedJson } from "./collateral.ts";
 import { parseQeIdentity, parseTcbInfo, type QeIdentity, type TcbInfo } from "./collateral_json.ts";
 import { type CrlInfo, crlSignedBy, parseCrl } from "./crl.ts";
 import { verifyP256 } from "./ecdsa_p256.ts";
-import { reason, type Reason } from "./reason.ts";
+import { type Reason, reason } from "./reason.ts";
 import { WeakMemo } from "./memo_cache.ts";
 
 /** Intel names the certificate that signs TCB info and QE identity "Intel SGX TCB Signing". */
@@ -57,9 +57,11 @@ async function signedDocument<T>(
   if (chain.leafKey) {
     const good = await verifyP256(chain.leafKey, doc.signature, encoder.encode(doc.text));
     if (!good) {
-      reasons.push(reason("collateral", `the ${what} signature does not verify with the TCB Signing key`, {
-        field: doc.origin,
-      }));
+      reasons.push(
+        reason("collateral", `the ${what} signature does not verify with the TCB Signing key`, {
+          field: doc.origin,
+        }),
+      );
     }
   }
   const parsed = parse(doc.text);
@@ -100,9 +102,11 @@ async function prepare(col: Collateral, root: TrustAnchor): Promise<PreparedColl
     }
     if (equalBytes(crl.issuer, root.cert.subject)) {
       if (!(await crlSignedBy(crl, root.spkiKey, root.key))) {
-        reasons.push(reason("crl", "the root CA CRL's signature does not verify with the root key", {
-          field: origin,
-        }));
+        reasons.push(
+          reason("crl", "the root CA CRL's signature does not verify with the root key", {
+            field: origin,
+          }),
+        );
       }
       rootCrls.push(crl);
     } else {
@@ -149,16 +153,42 @@ function windowReason(
 }
 
 /** Time-dependent collateral checks at `at`, and revocation of the collateral's signers. */
-export function collateralTimeReasons(p: PreparedCollateral, root: TrustAnchor, at: Date): Reason[] {
+export function collateralTimeReasons(
+  p: PreparedCollateral,
+  root: TrustAnchor,
+  at: Date,
+): Reason[] {
   const out: Reason[] = [];
   const push = (r: Reason | undefined) => r && out.push(r);
-  if (p.tcbInfo) push(windowReason("tcb_info", "tcbInfo issueDate..nextUpdate", p.tcbInfo.issueDate, p.tcbInfo.nextUpdate, at));
-  if (p.qeIdentity) {
-    push(windowReason("qe_identity", "enclaveIdentity issueDate..nextUpdate", p.qeIdentity.issueDate, p.qeIdentity.nextUpdate, at));
+  if (p.tcbInfo) {
+    push(
+      windowReason(
+        "tcb_info",
+        "tcbInfo issueDate..nextUpdate",
+        p.tcbInfo.issueDate,
+        p.tcbInfo.nextUpdate,
+        at,
+      ),
+    );
   }
-  const chains = [p.tcbChain, p.qeChain].filter((c, i, a): c is CheckedChain => !!c && a.indexOf(c) === i);
+  if (p.qeIdentity) {
+    push(
+      windowReason(
+        "qe_identity",
+        "enclaveIdentity issueDate..nextUpdate",
+        p.qeIdentity.issueDate,
+        p.qeIdentity.nextUpdate,
+        at,
+      ),
+    );
+  }
+  const chains = [p.tcbChain, p.qeChain].filter((c, i, a): c is CheckedChain =>
+    !!c && a.indexOf(c) === i
+  );
   for (const chain of chains) {
-    out.push(...validityReasons([...chain.certs, root.cert], at, "collateral", "TCB Signing chain"));
+    out.push(
+      ...validityReasons([...chain.certs, root.cert], at, "collateral", "TCB Signing chain"),
+    );
     for (const crl of p.rootCrls) {
       for (const c of chain.certs) {
         if (crl.revoked.has(c.serialHex)) {
@@ -170,7 +200,15 @@ export function collateralTimeReasons(p: PreparedCollateral, root: TrustAnchor, 
     }
   }
   for (const crl of [...p.rootCrls, ...p.pckCrls]) {
-    push(windowReason("crl", `CRL ${crl.issuerCN} thisUpdate..nextUpdate`, crl.thisUpdate, crl.nextUpdate, at));
+    push(
+      windowReason(
+        "crl",
+        `CRL ${crl.issuerCN} thisUpdate..nextUpdate`,
+        crl.thisUpdate,
+        crl.nextUpdate,
+        at,
+      ),
+    );
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // ECDSA P-256 / SHA-256 verification through WebCrypto (native code, and async so that
 // independent signatures of one quote can be checked side by side). Bad keys and bad
 // signatures give false or undefined, never an exception.
-import * as asn1js from "asn1js";
+import { decodeDer, isType } from "./der.ts";
 import { quoteLayout } from "./quote_layout.ts";
 
 const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -66,15 +66,13 @@ export async function verifyP256(
 /** Converts a DER ECDSA-Sig-Value (as X.509 and CRLs carry it) to raw r||s. */
 export function derSignatureToRaw(der: Uint8Array): Uint8Array | undefined {
   const size = quoteLayout().p256SignatureSize / 2;
-  const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || parsed.offset !== der.length) return undefined;
-  const seq = parsed.result;
-  if (!(seq instanceof asn1js.Sequence) || seq.valueBlock.value.length !== 2) return undefined;
+  const seq = decodeDer(der);
+  if (!isType(seq, "SEQUENCE") || seq.children.length !== 2) return undefined;
   const out = new Uint8Array(2 * size);
   for (let i = 0; i < 2; i++) {
-    const n = seq.valueBlock.value[i];
-    if (!(n instanceof asn1js.Integer)) return undefined;
-    let v = n.valueBlock.valueHexView;
+    const n = seq.children[i];
+    if (!isType(n, "INTEGER")) return undefined;
+    let v = n.value;
     while (v.length > size && v[0] === 0) v = v.subarray(1);
     if (v.length > size) return undefined;
     out.set(v, i * size + size - v.length);

@@ -9,12 +9,16 @@ import { decodeBits } from "../../spec/bits.ts";
 import { bytesToHex } from "../../spec/hex.ts";
 import { theSpec } from "../../spec/mod.ts";
 import { concatBytes, equalBytes, isAllZero } from "./byte_ops.ts";
-import { collateralTimeReasons, prepareCollateral, type PreparedCollateral } from "./collateral_verify.ts";
+import {
+  collateralTimeReasons,
+  prepareCollateral,
+  type PreparedCollateral,
+} from "./collateral_verify.ts";
 import { importRawP256Key, verifyP256 } from "./ecdsa_p256.ts";
 import { checkPckChain, pckRevocationReasons, pckValidityReasons } from "./pck_chain.ts";
 import { type EcdsaQuote, looksLikeEcdsaQuote, parseEcdsaQuote } from "./quote_parse.ts";
 import { quoteLayout } from "./quote_layout.ts";
-import { type CheckName, type CheckOutcome, reason, type Reason } from "./reason.ts";
+import { type CheckName, type CheckOutcome, type Reason, reason } from "./reason.ts";
 import { evaluateTcb, type TcbEvaluation } from "./tcb_evaluation.ts";
 import { debugReasons, expectReasons } from "./td_policy.ts";
 import type { DecodedView, QuoteVerification, VerifyOptions } from "./verification.ts";
@@ -60,7 +64,11 @@ function decodedView(q: EcdsaQuote, quoteBytes: number): DecodedView {
       input_size: quoteBytes,
       quote_size: q.quoteSize,
       trailing_bytes: q.trailingBytes,
-      trailing: q.trailingBytes === 0 ? "none" : q.trailingAllZero ? "zero padding" : "non-zero trailer (ignored)",
+      trailing: q.trailingBytes === 0
+        ? "none"
+        : q.trailingAllZero
+        ? "zero padding"
+        : "non-zero trailer (ignored)",
       body_type: q.bodyType,
       body_struct: q.bodyStruct,
     },
@@ -69,8 +77,12 @@ function decodedView(q: EcdsaQuote, quoteBytes: number): DecodedView {
     signature: {
       quote_signature: bytesToHex(q.signature),
       attestation_key: bytesToHex(q.attestationKey),
-      certification_data_type: `${q.outerCertType} (${L.enumName("CERTIFICATION_DATA_TYPE", q.outerCertType)})`,
-      pck_certification_data_type: `${q.innerCertType} (${L.enumName("CERTIFICATION_DATA_TYPE", q.innerCertType)})`,
+      certification_data_type: `${q.outerCertType} (${
+        L.enumName("CERTIFICATION_DATA_TYPE", q.outerCertType)
+      })`,
+      pck_certification_data_type: `${q.innerCertType} (${
+        L.enumName("CERTIFICATION_DATA_TYPE", q.innerCertType)
+      })`,
       qe_report_signature: bytesToHex(q.qeReportSignature),
       qe_auth_data: bytesToHex(q.qeAuthData),
       pck_chain_pem_bytes: q.pckChainPem.length,
@@ -85,11 +97,13 @@ function qeReportDataReasons(q: EcdsaQuote): Reason[] {
   const rd = q.qeReport.report_data as Uint8Array;
   const head = rd.subarray(0, want.length);
   if (equalBytes(head, want) && isAllZero(rd.subarray(want.length))) return [];
-  return [reason("qe_report_data", "the QE report does not bind the attestation key and QE auth data", {
-    field: "qe_report.report_data",
-    expected: `${bytesToHex(want)} then zeros`,
-    actual: bytesToHex(rd),
-  })];
+  return [
+    reason("qe_report_data", "the QE report does not bind the attestation key and QE auth data", {
+      field: "qe_report.report_data",
+      expected: `${bytesToHex(want)} then zeros`,
+      actual: bytesToHex(rd),
+    }),
+  ];
 }
 
 async function quoteSignatureReasons(q: EcdsaQuote): Promise<Reason[]> {
@@ -100,9 +114,11 @@ async function quoteSignatureReasons(q: EcdsaQuote): Promise<Reason[]> {
     })];
   }
   if (await verifyP256(key, q.signature, q.signedBytes)) return [];
-  return [reason("quote_signature", "the quote signature does not verify with the attestation key", {
-    field: "signature_data.quote_signature",
-  })];
+  return [
+    reason("quote_signature", "the quote signature does not verify with the attestation key", {
+      field: "signature_data.quote_signature",
+    }),
+  ];
 }
 
 const ORDER: CheckName[] = [
@@ -155,16 +171,28 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
   const qeSig = chainP.then(async (chain): Promise<Reason[]> => {
     if (!chain.leafKey) return [];
     if (await verifyP256(chain.leafKey, q.qeReportSignature, q.qeReportBytes)) return [];
-    return [reason("qe_report_signature", "the QE report signature does not verify with the PCK key", {
-      field: "QE_REPORT_CERTIFICATION_DATA.qe_report_signature",
-    })];
+    return [
+      reason("qe_report_signature", "the QE report signature does not verify with the PCK key", {
+        field: "QE_REPORT_CERTIFICATION_DATA.qe_report_signature",
+      }),
+    ];
   });
   const prepP: Promise<PreparedCollateral | undefined> = options.collateral
     ? prepareCollateral(options.collateral, root)
     : Promise.resolve(undefined);
   const reasons: Reason[] = [...qeReportDataReasons(q)];
-  const [sigReasons, qeSigReasons, chain, prepared] = await Promise.all([quoteSig, qeSig, chainP, prepP]);
-  reasons.push(...sigReasons, ...qeSigReasons, ...chain.reasons, ...pckValidityReasons(chain, root, at));
+  const [sigReasons, qeSigReasons, chain, prepared] = await Promise.all([
+    quoteSig,
+    qeSig,
+    chainP,
+    prepP,
+  ]);
+  reasons.push(
+    ...sigReasons,
+    ...qeSigReasons,
+    ...chain.reasons,
+    ...pckValidityReasons(chain, root, at),
+  );
   if (!chain.leafKey && chain.certs.length) {
     skip("qe_report_signature", "no usable PCK key");
   }
@@ -172,7 +200,17 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
 
   let tcb: TcbEvaluation | undefined;
   if (!prepared) {
-    for (const c of ["crl", "collateral", "tcb_info", "tdx_module", "qe_identity", "tcb_level", "tcb_status"] as const) {
+    for (
+      const c of [
+        "crl",
+        "collateral",
+        "tcb_info",
+        "tdx_module",
+        "qe_identity",
+        "tcb_level",
+        "tcb_status",
+      ] as const
+    ) {
       skip(c, "no collateral given");
     }
   } else {

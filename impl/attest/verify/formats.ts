@@ -19,11 +19,18 @@ export interface QuoteFormat {
 
 const registry: QuoteFormat[] = [ecdsaQuoteFormat];
 
-/** Adds a format; it is tried before the ones registered earlier. */
-export function registerQuoteFormat(format: QuoteFormat): void {
+/**
+ * Adds a format (replacing one of the same name); it is tried before the ones registered
+ * earlier. Returns a function that removes it again.
+ */
+export function registerQuoteFormat(format: QuoteFormat): () => void {
   const i = registry.findIndex((f) => f.name === format.name);
   if (i >= 0) registry.splice(i, 1);
   registry.unshift(format);
+  return () => {
+    const j = registry.indexOf(format);
+    if (j >= 0) registry.splice(j, 1);
+  };
 }
 
 export function quoteFormats(): readonly QuoteFormat[] {
@@ -65,7 +72,9 @@ export async function verifyQuote(
       ok: false,
       format: format.name,
       checks: [{ check: "format", status: "fail" }],
-      reasons: [reason("format", `internal error in the ${format.name} verifier: ${(e as Error)?.message}`)],
+      reasons: [
+        reason("format", `internal error in the ${format.name} verifier: ${(e as Error)?.message}`),
+      ],
     };
   }
 }

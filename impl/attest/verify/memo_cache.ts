@@ -2,6 +2,7 @@
 // chains, checked collateral): bounded, and all clearable at once (tests, cold benchmarks).
 
 interface Clearable {
+  readonly group: string;
   clear(): void;
 }
 
@@ -10,7 +11,8 @@ const all = new Set<Clearable>();
 /** A map from exact keys to computed values, emptied when it grows past its limit. */
 export class MemoCache<K, V> implements Clearable {
   private map = new Map<K, V>();
-  constructor(private readonly limit = 1024) {
+  /** group names what is kept, so one kind can be forgotten alone (see clearVerificationCaches). */
+  constructor(private readonly limit = 1024, readonly group = "collateral") {
     all.add(this);
   }
   get(key: K, make: () => V): V {
@@ -28,7 +30,7 @@ export class MemoCache<K, V> implements Clearable {
 /** A memo keyed by object identity (values live as long as their key object). */
 export class WeakMemo<K extends object, V> implements Clearable {
   private map = new WeakMap<K, V>();
-  constructor() {
+  constructor(readonly group = "collateral") {
     all.add(this);
   }
   get(key: K, make: () => V): V {
@@ -42,7 +44,11 @@ export class WeakMemo<K extends object, V> implements Clearable {
   }
 }
 
-/** Forgets everything verified so far. */
-export function clearVerificationCaches(): void {
-  for (const c of all) c.clear();
+/**
+ * Forgets what was verified so far: everything, or one group - "platform" (parsed
+ * certificates and checked PCK chains, which a quote from a new platform would not find)
+ * or "collateral".
+ */
+export function clearVerificationCaches(group?: "platform" | "collateral"): void {
+  for (const c of all) if (group === undefined || c.group === group) c.clear();
 }

@@ -1,14 +1,14 @@
 // TD quote verification: parse and verify an ECDSA-P256 TD quote (v4/v5) against the
 // Intel SGX Root CA and, with collateral, compute its TCB status as Intel's QVL does.
-export { verifyQuote, registerQuoteFormat, quoteFormats, detectQuoteFormat } from "./formats.ts";
+export { detectQuoteFormat, quoteFormats, registerQuoteFormat, verifyQuote } from "./formats.ts";
 export type { QuoteFormat } from "./formats.ts";
 export type { DecodedView, QuoteVerification, VerifyOptions } from "./verification.ts";
 export type { CheckName, CheckOutcome, Reason } from "./reason.ts";
 export { addCollateralFile, collateralFromDcapQvl, emptyCollateral } from "./collateral.ts";
 export type { Collateral } from "./collateral.ts";
-export { intelSgxRoot, trustAnchorFromBytes, DEFAULT_ROOT_URL } from "./trust_root.ts";
+export { DEFAULT_ROOT_URL, intelSgxRoot, trustAnchorFromBytes } from "./trust_root.ts";
 export type { TrustAnchor } from "./cert_chain.ts";
-export { parseExpectations, expectableKeys } from "./td_policy.ts";
+export { expectableKeys, parseExpectations } from "./td_policy.ts";
 export type { Expectation } from "./td_policy.ts";
 export type { TcbEvaluation } from "./tcb_evaluation.ts";
 export type { TcbStatus } from "./tcb_status.ts";

@@ -1,12 +1,14 @@
 // Dotted object identifiers built from the spec's arc-per-value OID enums
-// (SGX_PCK_EXTENSION_OID, X509_ATTRIBUTE_TYPE_OID).
+// (SGX_PCK_EXTENSION_OID, X509_OID).
 import { theSpec } from "../../spec/mod.ts";
 import { parseHex } from "../../spec/hex.ts";
 
 function arcs(enumName: string, prefix: string): string[] {
   return theSpec().enum(enumName).values
     .filter((v) => v.name.startsWith(`${prefix}.`) && /^\d+$/.test(v.name.slice(prefix.length + 1)))
-    .sort((a, b) => Number(a.name.slice(prefix.length + 1)) - Number(b.name.slice(prefix.length + 1)))
+    .sort((a, b) =>
+      Number(a.name.slice(prefix.length + 1)) - Number(b.name.slice(prefix.length + 1))
+    )
     .map((v) => parseHex(v.value).toString());
 }
 
@@ -26,6 +28,7 @@ export interface SgxOids {
   pceSvn: string;
   cpuSvn: string;
   commonName: string;
+  basicConstraints: string;
 }
 
 function build(): SgxOids {
@@ -46,7 +49,8 @@ function build(): SgxOids {
     tcbComponents: components,
     pceSvn: `${tcb}.${arc(E, "TCB.PCESVN")}`,
     cpuSvn: `${tcb}.${arc(E, "TCB.CPUSVN")}`,
-    commonName: arcs("X509_ATTRIBUTE_TYPE_OID", "COMMON_NAME").join("."),
+    commonName: arcs("X509_OID", "COMMON_NAME").join("."),
+    basicConstraints: arcs("X509_OID", "BASIC_CONSTRAINTS").join("."),
   };
 }
 

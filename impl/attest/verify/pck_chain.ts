@@ -2,11 +2,16 @@
 // and checked against the trusted root once per distinct chain text; validity at the
 // verification time and revocation by the given CRLs on every call.
 import { bytesKey, equalBytes } from "./byte_ops.ts";
-import { type CheckedChain, type TrustAnchor, validityReasons, verifyChainUncached } from "./cert_chain.ts";
+import {
+  type CheckedChain,
+  type TrustAnchor,
+  validityReasons,
+  verifyChainUncached,
+} from "./cert_chain.ts";
 import { crlSignedBy } from "./crl.ts";
 import type { PreparedCollateral } from "./collateral_verify.ts";
 import { pemCertificates } from "./pem.ts";
-import { reason, type Reason } from "./reason.ts";
+import { type Reason, reason } from "./reason.ts";
 import { parseSgxExtensions, type SgxExtensions } from "./sgx_extensions.ts";
 import type { Result } from "./reason.ts";
 import { MemoCache } from "./memo_cache.ts";
@@ -36,10 +41,13 @@ async function check(pem: Uint8Array, root: TrustAnchor): Promise<PckChain> {
     what: "PCK chain",
     leafCommonName: PCK_LEAF_CN,
   });
-  return { ...chain, sgx: chain.certs.length ? parseSgxExtensions(chain.certs[0].extensions) : undefined };
+  return {
+    ...chain,
+    sgx: chain.certs.length ? parseSgxExtensions(chain.certs[0].extensions) : undefined,
+  };
 }
 
-const chains = new MemoCache<string, Promise<PckChain>>();
+const chains = new MemoCache<string, Promise<PckChain>>(1024, "platform");
 
 export function checkPckChain(pem: Uint8Array, root: TrustAnchor): Promise<PckChain> {
   const key = `${root.spkiKey}\u0000${bytesKey(pem)}`;

@@ -65,7 +65,9 @@ export function parseEcdsaQuote(bytes: Uint8Array): Result<EcdsaQuote> {
   if (version === L.version.v3 || teeType === L.teeType.sgx) {
     return fail(reason(
       "format",
-      `not a TD quote: version ${version}, TEE type ${L.enumName("QUOTE_TEE_TYPE", teeType) ?? hex(teeType)} ` +
+      `not a TD quote: version ${version}, TEE type ${
+        L.enumName("QUOTE_TEE_TYPE", teeType) ?? hex(teeType)
+      } ` +
         `(an SGX enclave quote); this verifier checks TDX quotes`,
       { field: "header.tee_type", expected: hex(L.teeType.tdx), actual: hex(teeType) },
     ));
@@ -172,7 +174,11 @@ export function parseEcdsaQuote(bytes: Uint8Array): Result<EcdsaQuote> {
       actual: String(outerCertType),
     }));
   }
-  const qc = decodeOrReason("QE_REPORT_CERTIFICATION_DATA", certData, "QE report certification data");
+  const qc = decodeOrReason(
+    "QE_REPORT_CERTIFICATION_DATA",
+    certData,
+    "QE report certification data",
+  );
   if (!qc.ok) return qc;
   const qcv = qc.value.value;
   const qeAuthData = qcv.qe_auth_data as Uint8Array;

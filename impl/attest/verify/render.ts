@@ -20,7 +20,10 @@ export function renderHuman(source: string, v: QuoteVerification): string {
   }
   lines.push("", "[checks]");
   for (const c of v.checks) {
-    lines.push(`  ${pad(c.status.toUpperCase(), 4)}  ${pad(c.check, 20)}${c.note ? `  (${c.note})` : ""}`);
+    lines.push(
+      `  ${pad(c.status.toUpperCase(), 4)}  ${pad(c.check, 20)}${c.note ? `  (${c.note})` : ""}`
+        .trimEnd(),
+    );
   }
   if (v.tcb) {
     const t = v.tcb;
@@ -29,7 +32,9 @@ export function renderHuman(source: string, v: QuoteVerification): string {
     lines.push(`  advisory_ids         ${t.advisoryIds.join(" ") || "-"}`);
     lines.push(`  fmspc                ${t.fmspc}`);
     lines.push(`  tcb_evaluation_data  ${t.tcbEvaluationDataNumber}`);
-    lines.push(`  tdx_tcb_level        ${t.tdxLevelStatus} (${t.tdxLevelDate}); SGX level ${t.sgxLevelStatus}`);
+    lines.push(
+      `  tdx_tcb_level        ${t.tdxLevelStatus} (${t.tdxLevelDate}); SGX level ${t.sgxLevelStatus}`,
+    );
     if (t.tdxModule) lines.push(`  tdx_module           ${t.tdxModule.id} ${t.tdxModule.status}`);
     lines.push(`  qe_identity          ${t.qe.status} (ISVSVN ${t.qe.isvSvn})`);
   }

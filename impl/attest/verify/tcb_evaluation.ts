@@ -10,10 +10,16 @@ import type { DecodedStruct } from "../../spec/codec.ts";
 import { bytesToHex } from "../../spec/hex.ts";
 import { theSpec } from "../../spec/mod.ts";
 import { equalBytes, isAllZero } from "./byte_ops.ts";
-import type { ModuleTcbLevel, QeIdentity, TcbInfo, TcbLevel, TdxModuleIdentity } from "./collateral_json.ts";
+import type {
+  ModuleTcbLevel,
+  QeIdentity,
+  TcbInfo,
+  TcbLevel,
+  TdxModuleIdentity,
+} from "./collateral_json.ts";
 import type { EcdsaQuote } from "./quote_parse.ts";
 import { quoteLayout } from "./quote_layout.ts";
-import { reason, type Reason } from "./reason.ts";
+import { type Reason, reason } from "./reason.ts";
 import type { SgxExtensions } from "./sgx_extensions.ts";
 import {
   convergeWithModule,
@@ -92,7 +98,9 @@ function qeIdentityCheck(
     bad("malformed QE identity miscselect", { field: "enclaveIdentity.miscselect" });
     return undefined;
   }
-  if (qe.attributes.length !== attributes.length || qe.attributesMask.length !== attributes.length) {
+  if (
+    qe.attributes.length !== attributes.length || qe.attributesMask.length !== attributes.length
+  ) {
     bad("malformed QE identity attributes", { field: "enclaveIdentity.attributes" });
     return undefined;
   }
@@ -161,7 +169,10 @@ function relaunch(
   reasons: Reason[],
 ): TcbStatus {
   if (qeStatus !== "UpToDate") return tdxStatus;
-  if (!["UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"].includes(sgxStatus)) {
+  if (
+    !["UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"]
+      .includes(sgxStatus)
+  ) {
     return tdxStatus;
   }
   if (tdxStatus !== "OutOfDate" && tdxStatus !== "OutOfDateConfigurationNeeded") return tdxStatus;
@@ -173,10 +184,12 @@ function relaunch(
   } else {
     const id2 = moduleIdentity(tcb, teeTcbSvn2[MODULE_VERSION]);
     if (!id2 || id2.tcbLevels.length === 0) {
-      reasons.push(reason("tdx_module", "no TDX module identity for TEE_TCB_SVN2's module version", {
-        field: "body.tee_tcb_svn2[1]",
-        actual: String(teeTcbSvn2[MODULE_VERSION]),
-      }));
+      reasons.push(
+        reason("tdx_module", "no TDX module identity for TEE_TCB_SVN2's module version", {
+          field: "body.tee_tcb_svn2[1]",
+          actual: String(teeTcbSvn2[MODULE_VERSION]),
+        }),
+      );
       return tdxStatus;
     }
     moduleSvnNeeded = id2.tcbLevels[0].isvSvn;
@@ -235,35 +248,45 @@ export function evaluateTcb(
   if (moduleVersion > 0) {
     identity = moduleIdentity(tcb, moduleVersion);
     if (!identity) {
-      reasons.push(reason("tdx_module", "no TDX module identity in the TCB info for the module version", {
-        field: "tcbInfo.tdxModuleIdentities",
-        expected: `${TDX_MODULE_ID_PREFIX}${moduleVersion.toString(16).padStart(2, "0").toUpperCase()}`,
-        actual: (tcb.tdxModuleIdentities ?? []).map((m) => m.id).join(" ") || "none",
-      }));
+      reasons.push(
+        reason("tdx_module", "no TDX module identity in the TCB info for the module version", {
+          field: "tcbInfo.tdxModuleIdentities",
+          expected: `${TDX_MODULE_ID_PREFIX}${
+            moduleVersion.toString(16).padStart(2, "0").toUpperCase()
+          }`,
+          actual: (tcb.tdxModuleIdentities ?? []).map((m) => m.id).join(" ") || "none",
+        }),
+      );
       return { reasons };
     }
     expected = identity;
   }
   if (!expected) {
-    reasons.push(reason("tdx_module", "the TCB info has no tdxModule", { field: "tcbInfo.tdxModule" }));
+    reasons.push(
+      reason("tdx_module", "the TCB info has no tdxModule", { field: "tcbInfo.tdxModule" }),
+    );
     return { reasons };
   }
   const mrSignerSeam = body.mr_signer_seam as Uint8Array;
   if (!equalBytes(expected.mrSigner, mrSignerSeam)) {
-    reasons.push(reason("tdx_module", "MRSIGNERSEAM differs from the TCB info's TDX module signer", {
-      field: "body.mr_signer_seam",
-      expected: bytesToHex(expected.mrSigner),
-      actual: bytesToHex(mrSignerSeam),
-    }));
+    reasons.push(
+      reason("tdx_module", "MRSIGNERSEAM differs from the TCB info's TDX module signer", {
+        field: "body.mr_signer_seam",
+        expected: bytesToHex(expected.mrSigner),
+        actual: bytesToHex(mrSignerSeam),
+      }),
+    );
   }
   const seamAttributes = body.seam_attributes as bigint;
   // Intel requires SEAMATTRIBUTES to be zero and equal to the TCB info's (mask not applied).
   if (seamAttributes !== 0n || !isAllZero(expected.attributes)) {
-    reasons.push(reason("tdx_module", "SEAMATTRIBUTES must be zero and equal the TCB info's attributes", {
-      field: "body.seam_attributes",
-      expected: bytesToHex(expected.attributes),
-      actual: `0x${seamAttributes.toString(16)}`,
-    }));
+    reasons.push(
+      reason("tdx_module", "SEAMATTRIBUTES must be zero and equal the TCB info's attributes", {
+        field: "body.seam_attributes",
+        expected: bytesToHex(expected.attributes),
+        actual: `0x${seamAttributes.toString(16)}`,
+      }),
+    );
   }
 
   // 4.1.2.4.15: the QE identity.
@@ -274,7 +297,9 @@ export function evaluateTcb(
   let sgxLevel: TcbLevel | undefined;
   let tdxLevel: TcbLevel | undefined;
   for (const level of tcb.tcbLevels) {
-    if (level.sgxComponents.length !== comps.length || level.tdxComponents.length !== teeTcbSvn.length) {
+    if (
+      level.sgxComponents.length !== comps.length || level.tdxComponents.length !== teeTcbSvn.length
+    ) {
       reasons.push(reason("tcb_info", "a TCB level does not have one SVN per component", {
         field: "tcbInfo.tcbLevels",
         expected: `${comps.length} SGX and ${teeTcbSvn.length} TDX components`,
@@ -321,16 +346,20 @@ export function evaluateTcb(
   if (identity) {
     moduleLevel = identity.tcbLevels.find((l) => teeTcbSvn[MODULE_SVN] >= l.isvSvn);
     if (!moduleLevel) {
-      reasons.push(reason("tdx_module", "the TDX module SVN is below every module TCB level (not supported)", {
-        field: "body.tee_tcb_svn[0]",
-        actual: String(teeTcbSvn[MODULE_SVN]),
-      }));
+      reasons.push(
+        reason("tdx_module", "the TDX module SVN is below every module TCB level (not supported)", {
+          field: "body.tee_tcb_svn[0]",
+          actual: String(teeTcbSvn[MODULE_SVN]),
+        }),
+      );
       return { reasons };
     }
     if (!isModuleStatus(moduleLevel.tcbStatus)) {
-      reasons.push(reason("tdx_module", `unrecognized TDX module TCB status "${moduleLevel.tcbStatus}"`, {
-        field: `tcbInfo.tdxModuleIdentities[${identity.id}].tcbLevels.tcbStatus`,
-      }));
+      reasons.push(
+        reason("tdx_module", `unrecognized TDX module TCB status "${moduleLevel.tcbStatus}"`, {
+          field: `tcbInfo.tdxModuleIdentities[${identity.id}].tcbLevels.tcbStatus`,
+        }),
+      );
       return { reasons };
     }
     moduleStatus = moduleLevel.tcbStatus;
@@ -352,6 +381,8 @@ export function evaluateTcb(
     }
     status = convergeWithQe(status, qeResult.status);
   }
+  // Intel's verification ends with a mismatch status, not a TCB status, after any of these.
+  if (reasons.length) return { reasons };
   const advisoryIds = [
     ...new Set([
       ...tdxLevel.advisoryIds,
@@ -372,7 +403,11 @@ export function evaluateTcb(
       tdxModule: identity && moduleLevel
         ? { id: identity.id, status: moduleStatus, advisoryIds: moduleLevel.advisoryIds }
         : undefined,
-      qe: { status: qeResult.status, isvSvn: quote.qeReport.isv_svn as number, advisoryIds: qeResult.level.advisoryIds },
+      qe: {
+        status: qeResult.status,
+        isvSvn: quote.qeReport.isv_svn as number,
+        advisoryIds: qeResult.level.advisoryIds,
+      },
     },
   };
 }

@@ -7,7 +7,7 @@ import { bytesToHex, hexToBytes } from "../../spec/hex.ts";
 import { theSpec } from "../../spec/mod.ts";
 import { equalBytes } from "./byte_ops.ts";
 import { quoteLayout } from "./quote_layout.ts";
-import { reason, type Reason } from "./reason.ts";
+import { type Reason, reason } from "./reason.ts";
 
 export function isDebugTd(body: DecodedStruct): boolean {
   return extractBits(body.td_attributes as bigint, quoteLayout().tdAttributesDebugBits) !== 0n;
@@ -15,11 +15,17 @@ export function isDebugTd(body: DecodedStruct): boolean {
 
 export function debugReasons(body: DecodedStruct, allowDebug: boolean): Reason[] {
   if (!isDebugTd(body) || allowDebug) return [];
-  return [reason("debug", "the TD is a debug TD (TD_ATTRIBUTES.DEBUG is set); its state is not protected", {
-    field: "body.td_attributes.DEBUG",
-    expected: "0",
-    actual: "1",
-  })];
+  return [
+    reason(
+      "debug",
+      "the TD is a debug TD (TD_ATTRIBUTES.DEBUG is set); its state is not protected",
+      {
+        field: "body.td_attributes.DEBUG",
+        expected: "0",
+        actual: "1",
+      },
+    ),
+  ];
 }
 
 /** Field names compare without underscores and case, so mrtd finds mr_td and MRTD too. */
@@ -78,9 +84,13 @@ export function expectReasons(
   for (const e of exps) {
     if (e.key === "tcb_status") {
       if (tcbStatus !== e.value) {
-        out.push(reason("expect", tcbStatus === undefined
-          ? "no TCB status without collateral"
-          : "TCB status differs", { field: "tcb_status", expected: e.value, actual: tcbStatus ?? "none" }));
+        out.push(
+          reason(
+            "expect",
+            tcbStatus === undefined ? "no TCB status without collateral" : "TCB status differs",
+            { field: "tcb_status", expected: e.value, actual: tcbStatus ?? "none" },
+          ),
+        );
       }
       continue;
     }

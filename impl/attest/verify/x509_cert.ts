@@ -1,8 +1,19 @@
-// An X.509 certificate reduced to what chain checks need, parsed with pkijs. Parsing is
-// the expensive part, so parsed certificates are kept by their DER bytes.
-import * as pkijs from "pkijs";
+// An X.509 certificate reduced to what chain checks need, read from its DER (RFC 5280
+// layout). Parsing is the expensive part of meeting a new platform, so parsed
+// certificates are kept by their DER bytes.
 import { bytesToHex } from "../../spec/hex.ts";
 import { bytesKey } from "./byte_ops.ts";
+import {
+  bitStringBytes,
+  booleanValue,
+  decodeDer,
+  type DerNode,
+  isType,
+  oidText,
+  smallInteger,
+  stringValue,
+  timeValue,
+} from "./der.ts";
 import { derSignatureToRaw } from "./ecdsa_p256.ts";
 import { pckOids } from "./oids.ts";
 import { MemoCache } from "./memo_cache.ts";
@@ -28,13 +39,6 @@ export interface CertInfo {
   extensions: Map<string, Uint8Array>;
 }
 
-function commonName(name: pkijs.RelativeDistinguishedNames): string {
-  const cn = pckOids().commonName;
-  const tv = name.typesAndValues.find((t) => t.type === cn);
-  const v = tv?.value?.valueBlock?.value;
-  return typeof v === "string" ? v : "";
-}
-
 /** A serial number as hex without leading zero bytes, so certificates and CRLs compare. */
 export function normalizedSerialHex(bytes: Uint8Array): string {
   let i = 0;
@@ -42,48 +46,95 @@ export function normalizedSerialHex(bytes: Uint8Array): string {
   return bytesToHex(bytes.subarray(i));
 }
 
-const parsed = new MemoCache<string, CertInfo | undefined>(4096);
+/** The common name in an X.501 Name (SEQUENCE OF SET OF {type, value}), or "". */
+export function nameCommonName(name: DerNode): string {
+  const cn = pckOids().commonName;
+  for (const rdn of name.children) {
+    for (const atv of rdn.children) {
+      const [type, value] = atv.children;
+      if (isType(type, "OBJECT_IDENTIFIER") && oidText(type) === cn) {
+        return stringValue(value) ?? "";
+      }
+    }
+  }
+  return "";
+}
+
+const parsed = new MemoCache<string, CertInfo | undefined>(4096, "platform");
 
 /** Parses a DER certificate; undefined when it is not one. */
 export function parseCertificate(der: Uint8Array): CertInfo | undefined {
-  return parsed.get(bytesKey(der), () => parseUncached(der));
+  return parsed.get(bytesKey(der), () => parseUncached(der.slice()));
 }
 
 function parseUncached(der: Uint8Array): CertInfo | undefined {
-  let info: CertInfo | undefined;
-  try {
-    const c = pkijs.Certificate.fromBER(der as Uint8Array<ArrayBuffer>);
-    const extensions = new Map<string, Uint8Array>();
-    let isCA = false;
-    let pathLen: number | undefined;
-    for (const e of c.extensions ?? []) {
-      extensions.set(e.extnID, e.extnValue.valueBlock.valueHexView.slice());
-      if (e.parsedValue instanceof pkijs.BasicConstraints) {
-        isCA = e.parsedValue.cA === true;
-        const p = e.parsedValue.pathLenConstraint;
-        pathLen = typeof p === "number" ? p : p?.valueBlock?.valueDec;
-      }
-    }
-    info = {
-      der: der.slice(),
-      tbs: c.tbsView.slice(),
-      signature: derSignatureToRaw(c.signatureValue.valueBlock.valueHexView),
-      spki: new Uint8Array(c.subjectPublicKeyInfo.toSchema().toBER(false)),
-      subject: new Uint8Array(c.subject.valueBeforeDecode),
-      issuer: new Uint8Array(c.issuer.valueBeforeDecode),
-      subjectCN: commonName(c.subject),
-      issuerCN: commonName(c.issuer),
-      notBefore: c.notBefore.value,
-      notAfter: c.notAfter.value,
-      serialHex: normalizedSerialHex(c.serialNumber.valueBlock.valueHexView),
-      version: c.version,
-      isCA,
-      pathLen,
-      extensions,
-    };
-    if (isNaN(info.notBefore.getTime()) || isNaN(info.notAfter.getTime())) info = undefined;
-  } catch {
-    info = undefined;
+  const cert = decodeDer(der);
+  if (!isType(cert, "SEQUENCE") || cert.children.length !== 3) return undefined;
+  const [tbs, , sig] = cert.children;
+  const sigBytes = bitStringBytes(sig);
+  if (!isType(tbs, "SEQUENCE") || !sigBytes) return undefined;
+  const t = tbs.children;
+  let i = 0;
+  let version = 0;
+  if (t[0]?.type === "[0]") {
+    const v = smallInteger(t[0].children[0]);
+    if (v === undefined) return undefined;
+    version = v;
+    i++;
   }
-  return info;
+  const serial = t[i++];
+  i++; // signature AlgorithmIdentifier: the ECDSA P-256/SHA-256 check settles the algorithm
+  const issuer = t[i++];
+  const validity = t[i++];
+  const subject = t[i++];
+  const spki = t[i++];
+  if (
+    !isType(serial, "INTEGER") || !isType(issuer, "SEQUENCE") || !isType(validity, "SEQUENCE") ||
+    !isType(subject, "SEQUENCE") || !isType(spki, "SEQUENCE")
+  ) return undefined;
+  const notBefore = timeValue(validity.children[0]);
+  const notAfter = timeValue(validity.children[1]);
+  if (!notBefore || !notAfter) return undefined;
+  const extensions = new Map<string, Uint8Array>();
+  const extWrapper = t.slice(i).find((n) => n.type === "[3]");
+  if (extWrapper) {
+    const list = extWrapper.children[0];
+    if (!isType(list, "SEQUENCE")) return undefined;
+    for (const e of list.children) {
+      const id = e.children[0];
+      const value = e.children[e.children.length - 1];
+      if (!isType(id, "OBJECT_IDENTIFIER") || !isType(value, "OCTET_STRING")) return undefined;
+      const oid = oidText(id);
+      if (extensions.has(oid)) return undefined; // RFC 5280: one instance of each
+      extensions.set(oid, value.value);
+    }
+  }
+  let isCA = false;
+  let pathLen: number | undefined;
+  const bcBytes = extensions.get(pckOids().basicConstraints);
+  if (bcBytes) {
+    const bc = decodeDer(bcBytes);
+    if (!isType(bc, "SEQUENCE")) return undefined;
+    for (const f of bc.children) {
+      if (f.type === "BOOLEAN") isCA = booleanValue(f) === true;
+      else if (f.type === "INTEGER") pathLen = smallInteger(f);
+    }
+  }
+  return {
+    der,
+    tbs: tbs.raw,
+    signature: derSignatureToRaw(sigBytes),
+    spki: spki.raw,
+    subject: subject.raw,
+    issuer: issuer.raw,
+    subjectCN: nameCommonName(subject),
+    issuerCN: nameCommonName(issuer),
+    notBefore,
+    notAfter,
+    serialHex: normalizedSerialHex(serial.value),
+    version,
+    isCA,
+    pathLen,
+    extensions,
+  };
 }

@@ -6,14 +6,22 @@ import { openDevKvm } from "../dev_kvm.ts";
 import type { DevKvm } from "../dev_kvm.ts";
 import type { KvmOptions } from "../kvm_host.ts";
 import type { DecodedStruct } from "../../spec/codec.ts";
-import { tdxCommand } from "../tdx_commands.ts";
+import {
+  cpuid2Bytes,
+  initVmBytes as initVmBytesOf,
+  setCpuid2,
+  tdxCapabilities,
+  tdxInitVcpu,
+  tdxInitVm,
+} from "../tdx_commands.ts";
+
+export { cpuid2Bytes };
 import type { CpuidEntry } from "../tdx_cpuid.ts";
-import { entryFromStruct, entryToStruct, leafNumber, withGuestPaBits } from "../tdx_cpuid.ts";
+import { entryFromStruct, leafNumber, withGuestPaBits } from "../tdx_cpuid.ts";
 import type { KvmVm } from "../vm.ts";
 import type { KvmVcpu } from "../vcpu.ts";
 import type { GuestMemfd } from "../guest_memfd.ts";
 import { tdxValue } from "../ioctl_number.ts";
-
 export const HOST_MEMORY = 64n << 20n;
 
 export interface KvmBed {
@@ -55,29 +63,21 @@ export function defaultCpuid(vm: KvmVm): CpuidEntry[] {
 }
 
 export function capabilities(vm: KvmVm): DecodedStruct {
-  const host = vm.host;
-  const room = 64;
-  const size = 2056 + 40 * room;
-  const addr = host.user.mmap(size)!;
-  const head = new Uint8Array(4);
-  new DataView(head.buffer).setUint32(0, room, true);
-  host.user.write(addr + 2048n, head);
-  const r = tdxCommand(vm, "KVM_TDX_CAPABILITIES", addr);
-  if (r.errno) throw new Error(`KVM_TDX_CAPABILITIES failed: ${r.errnoName}`);
-  return host.codec.decode("kvm_tdx_capabilities", host.user.read(addr, size) as Uint8Array).value;
+  const r = tdxCapabilities(vm);
+  if (!r.caps) throw new Error(`KVM_TDX_CAPABILITIES failed: ${r.errnoName}`);
+  return r.caps;
 }
 
-/** kvm_tdx_init_vm bytes for `entries`. */
-export function initVmBytes(vm: KvmVm, entries: CpuidEntry[], over: DecodedStruct = {}): Uint8Array {
-  return vm.host.codec.encode("kvm_tdx_init_vm", {
-    attributes: 0n,
-    xfam: 0n,
-    mrconfigid: new Uint8Array(48),
-    mrowner: new Uint8Array(48),
-    mrownerconfig: new Uint8Array(48),
-    cpuid: { nent: entries.length, entries: entries.map(entryToStruct) },
-    ...over,
-  });
+/** kvm_tdx_init_vm bytes for `entries`, with any field overridden. */
+export function initVmBytes(
+  vm: KvmVm,
+  entries: CpuidEntry[],
+  over: DecodedStruct = {},
+): Uint8Array {
+  const bytes = initVmBytesOf(vm, { cpuid: entries });
+  if (!Object.keys(over).length) return bytes;
+  const v = vm.host.codec.decode("kvm_tdx_init_vm", bytes).value;
+  return vm.host.codec.encode("kvm_tdx_init_vm", { ...v, ...over });
 }
 
 export interface BuiltTd {
@@ -97,18 +97,20 @@ export function buildTd(bed: KvmBed, opts: {
     if (r.errno) throw new Error(`${what} failed: ${r.errnoName}`);
   };
   must("KVM_ENABLE_CAP(SPLIT_IRQCHIP)", vm.enableCap("KVM_CAP_SPLIT_IRQCHIP", [24n]));
-  must("KVM_ENABLE_CAP(EXIT_HYPERCALL)", vm.enableCap("KVM_CAP_EXIT_HYPERCALL", [
-    tdxValue(vm.spec, "KVM_ENABLE_CAP", "BIT(KVM_HC_MAP_GPA_RANGE) in args[0]"),
-  ]));
-  const data = vm.host.user.place(initVmBytes(vm, defaultCpuid(vm)));
-  must("KVM_TDX_INIT_VM", tdxCommand(vm, "KVM_TDX_INIT_VM", data));
+  must(
+    "KVM_ENABLE_CAP(EXIT_HYPERCALL)",
+    vm.enableCap("KVM_CAP_EXIT_HYPERCALL", [
+      tdxValue(vm.spec, "KVM_ENABLE_CAP", "BIT(KVM_HC_MAP_GPA_RANGE) in args[0]"),
+    ]),
+  );
+  must("KVM_TDX_INIT_VM", tdxInitVm(vm, { cpuid: defaultCpuid(vm) }));
   const vcpus: KvmVcpu[] = [];
   for (let i = 0; i < (opts.vcpus ?? 1); i++) {
     const r = vm.createVcpu(i);
     must("KVM_CREATE_VCPU", r);
     const vcpu = r.vcpu!;
-    must("KVM_SET_CPUID2", vcpu.call("KVM_SET_CPUID2", cpuid2Bytes(vm, [x2apicLeaf(vm)])));
-    if (opts.initVcpu ?? true) must("KVM_TDX_INIT_VCPU", tdxCommand(vcpu, "KVM_TDX_INIT_VCPU", 0n));
+    must("KVM_SET_CPUID2", setCpuid2(vcpu, [x2apicLeaf(vm)]));
+    if (opts.initVcpu ?? true) must("KVM_TDX_INIT_VCPU", tdxInitVcpu(vcpu));
     vcpus.push(vcpu);
   }
   let gmem: GuestMemfd | undefined;
@@ -118,22 +120,32 @@ export function buildTd(bed: KvmBed, opts: {
     must("KVM_CREATE_GUEST_MEMFD", g);
     gmem = g.gmem!;
     const shared = vm.host.user.mmap(size)!;
-    must("KVM_SET_USER_MEMORY_REGION2", vm.call("KVM_SET_USER_MEMORY_REGION2", {
-      slot: 0,
-      flags: Number(tdxValue(vm.spec, "KVM_SET_USER_MEMORY_REGION2", "KVM_MEM_GUEST_MEMFD")),
-      guest_phys_addr: gpa,
-      memory_size: size,
-      userspace_addr: shared,
-      guest_memfd_offset: 0n,
-      guest_memfd: gmem.fd,
-    }));
+    must(
+      "KVM_SET_USER_MEMORY_REGION2",
+      vm.call("KVM_SET_USER_MEMORY_REGION2", {
+        slot: 0,
+        flags: Number(tdxValue(vm.spec, "KVM_SET_USER_MEMORY_REGION2", "KVM_MEM_GUEST_MEMFD")),
+        guest_phys_addr: gpa,
+        memory_size: size,
+        userspace_addr: shared,
+        guest_memfd_offset: 0n,
+        guest_memfd: gmem.fd,
+      }),
+    );
     if (opts.memory.private ?? true) {
-      must("KVM_SET_MEMORY_ATTRIBUTES", vm.call("KVM_SET_MEMORY_ATTRIBUTES", {
-        address: gpa,
-        size,
-        attributes: tdxValue(vm.spec, "KVM_SET_MEMORY_ATTRIBUTES", "KVM_MEMORY_ATTRIBUTE_PRIVATE"),
-        flags: 0n,
-      }));
+      must(
+        "KVM_SET_MEMORY_ATTRIBUTES",
+        vm.call("KVM_SET_MEMORY_ATTRIBUTES", {
+          address: gpa,
+          size,
+          attributes: tdxValue(
+            vm.spec,
+            "KVM_SET_MEMORY_ATTRIBUTES",
+            "KVM_MEMORY_ATTRIBUTE_PRIVATE",
+          ),
+          flags: 0n,
+        }),
+      );
     }
   }
   return { vm, vcpus, gmem };
@@ -144,9 +156,13 @@ export function x2apicLeaf(vm: KvmVm): CpuidEntry {
   const ecx = Number(
     vm.spec.bitfield("CPUID_01_ECX").fields.find((f) => f.name === "X2APIC")!.bits[0],
   );
-  return { function: leafNumber(vm.spec, "VERSION_INFO"), index: 0, flags: 0, eax: 0, ebx: 0, ecx: 1 << ecx, edx: 0 };
-}
-
-export function cpuid2Bytes(vm: KvmVm, entries: CpuidEntry[]): Uint8Array {
-  return vm.host.codec.encode("kvm_cpuid2", { nent: entries.length, entries: entries.map(entryToStruct) });
+  return {
+    function: leafNumber(vm.spec, "VERSION_INFO"),
+    index: 0,
+    flags: 0,
+    eax: 0,
+    ebx: 0,
+    ecx: 1 << ecx,
+    edx: 0,
+  };
 }

@@ -221,8 +221,8 @@ Deno.test("TDG.MEM.PAGE.ATTR.WR: TDX_PAGE_ATTR_INVALID returns the current attri
   setL2Leaf(h.spec, h.td, 1, GPA, 0, ro);
   const r = h.tdcall("TDG.MEM.PAGE.ATTR.WR", {
     gpa_and_level: gpaLevel(h, GPA, 0),
-    new_attributes: perVm([0n, attr(h, { pwa: 1n, valid: 1n })]),
-    attr_flags: perVm([0n, attr(h, { r: 1n, pwa: 1n })]),
+    new_attributes: perVm([0n, attr(h, { w: 1n, valid: 1n })]),
+    attr_flags: perVm([0n, attr(h, { r: 1n, w: 1n })]),
   });
   assert.equal(r.name, "TDX_PAGE_ATTR_INVALID");
   assert.equal(r.out.attributes, perVm([0n, ro]));

@@ -66,12 +66,11 @@ const cases: {
 
 for (const c of cases) {
   Deno.test(`TDG.MR.VERIFYREPORT: ${c.why} -> ${c.status} ${c.operand ?? ""}`, () => {
-    let hh: GuestHarness | undefined;
+    const probe = new GuestHarness();
     const h = setup(
-      c.mutate ? (m) => c.mutate!(m, hh ?? new GuestHarness()) : undefined,
+      c.mutate ? (m) => c.mutate!(m, probe) : undefined,
       c.foreign ? new ModuleState(new Uint8Array(32).fill(9)) : undefined,
     );
-    hh = h;
     c.arrange?.(h);
     const r = h.tdcall("TDG.MR.VERIFYREPORT", { reportmacstruct_gpa: c.gpa ?? GPA });
     assert.equal(r.name, c.status);

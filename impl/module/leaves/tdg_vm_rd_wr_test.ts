@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { encodeBits } from "../../spec/bits.ts";
 import type { MetadataItem } from "../../spec/types.ts";
 import { GuestHarness, specWith } from "../testing/guest_harness.ts";
+import { cpuidKey } from "../td_params.ts";
 import { catalog, FIELD_ID_NA, mdElementLockKey, mdNextElementId } from "../metadata.ts";
 import type { MdContext } from "../metadata.ts";
 
@@ -14,6 +15,11 @@ const mdCtx = (h: GuestHarness): MdContext => ({
 });
 
 const id = (h: GuestHarness, name: string) => catalog(h.spec).field("td", name).baseId;
+const cpuidCode = (h: GuestHarness, leaf: number, sub: number) =>
+  encodeBits(h.spec.bitfield("MD_CPUID_FIELD_CODE").fields, {
+    SUBLEAF: BigInt(sub),
+    LEAF: BigInt(leaf),
+  });
 const flexible = (h: GuestHarness) =>
   encodeBits(h.spec.bitfield("CONFIG_FLAGS").fields, { FLEXIBLE_PENDING_VE: 1n });
 const pendingVeDisable = (h: GuestHarness) =>
@@ -172,6 +178,19 @@ const wrCases: {
     why: "no such field",
     field: (h) => id(h, "TD_CTLS") + 0x100n,
     status: "TDX_METADATA_FIELD_ID_INCORRECT",
+  },
+  {
+    why: "a CPUID leaf the TD does not have",
+    field: (h) => id(h, "CPUID_VALUES") | cpuidCode(h, 7, 0),
+    status: "TDX_METADATA_FIELD_NOT_READABLE",
+  },
+  {
+    why: "a CPUID leaf the TD has (read-only)",
+    field: (h) => id(h, "CPUID_VALUES") | cpuidCode(h, 7, 0),
+    arrange: (h) => {
+      h.td.cpuid = new Map([[cpuidKey(7, 0), [1, 2, 3, 4]]]);
+    },
+    status: "TDX_METADATA_FIELD_NOT_WRITABLE",
   },
   {
     why: "a read-only field",

@@ -150,3 +150,41 @@ for (const c of wr) {
     assert.equal(h.vcpu.fields.size, 0);
   });
 }
+
+/** A TD with one L2 VM whose virtual TSC runs at the native rate plus `offset`. */
+function l2Tsc(multiplier: bigint, offset = 0n) {
+  const h = new GuestHarness({ numL2Vms: 1 });
+  const td = (n: string) => catalog(h.spec).field("td", n).baseId;
+  h.td.fields.set(td("TSC_MULTIPLIER"), multiplier);
+  h.td.fields.set(td("TSC_OFFSET"), offset);
+  h.p.cpu.msrs.writeNamed("IA32_TIME_STAMP_COUNTER", 1_000_000n);
+  return h;
+}
+
+Deno.test("TDG.VP.WR: an L2 TSC deadline is kept in native TSC units", () => {
+  const h = l2Tsc(1n << 48n, 500n);
+  const r = h.tdcall("TDG.VP.WR", {
+    field_id: id(h, "TSC_DEADLINE") + 1n,
+    data: 2_000_500n,
+    write_mask: -1n,
+  });
+  assert.equal(r.name, "TDX_SUCCESS");
+  assert.equal(h.vcpu.l2NativeTscDeadline?.[1], 2_000_000n);
+  // A deadline in the past fires at once: the native deadline is now.
+  h.tdcall("TDG.VP.WR", { field_id: id(h, "TSC_DEADLINE") + 1n, data: 10n, write_mask: -1n });
+  assert.equal(h.vcpu.l2NativeTscDeadline?.[1], 1_000_000n);
+});
+
+Deno.test("TDG.VP.WR: an L2 TSC deadline that cannot be converted -> TDX_OPERAND_INVALID (detail 0)", () => {
+  // A tiny multiplier: the native deadline would not fit in 64 bits.
+  const h = l2Tsc(1n);
+  const r = h.tdcall("TDG.VP.WR", {
+    field_id: id(h, "TSC_DEADLINE") + 1n,
+    data: 0x1_0000_0000_0000n,
+    write_mask: -1n,
+  });
+  assert.equal(r.name, "TDX_OPERAND_INVALID");
+  assert.equal(r.detail, 0n);
+  assert.equal(r.out.old_value, 0n);
+  assert.equal(h.vcpu.l2NativeTscDeadline, undefined);
+});

@@ -131,6 +131,28 @@ statusTests(LEAF, [
     },
   },
   {
+    status: "TDX_SUCCESS",
+    why: "a 5-level Secure EPT (GPAW 52): a level-4 page",
+    td: { gpaw52: true },
+    setup: (m) => add(m, { gpa_and_level: m.gal(GPA, 4) }),
+    then: (m) => assert.equal(entryAt(m.td, 4, GPA).state, "NL_MAPPED"),
+  },
+  {
+    status: "TDX_EPT_WALK_FAILED",
+    operand: "RCX",
+    why: "a 5-level Secure EPT: level 3 with no level-4 page stops at level 4",
+    td: { gpaw52: true },
+    setup: (m) => add(m),
+    then: (m, r) => assertReported(m, r, 4, "FREE"),
+  },
+  {
+    status: "TDX_OPERAND_INVALID",
+    operand: "RCX",
+    why: "a 5-level Secure EPT: bit 51 is the SHARED bit",
+    td: { gpaw52: true },
+    setup: (m) => add(m, { gpa_and_level: m.gal(1n << 51n, 4) }),
+  },
+  {
     status: "TDX_OPERAND_INVALID",
     operand: "RAX",
     why: "version 2",

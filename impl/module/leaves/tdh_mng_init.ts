@@ -8,6 +8,7 @@ import { checkTdr, checkTdState } from "../td_gate.ts";
 import { evaluateTdParams } from "../td_params.ts";
 import { tdParamsEnv } from "../td_configurability.ts";
 import { tdxLimit } from "../td_limits.ts";
+import { setTdField } from "../md_fields.ts";
 
 export const tdhMngInit: LeafHandler = (ctx) => {
   const tdrPa = ctx.in("tdr_pa");
@@ -57,6 +58,8 @@ export const tdhMngInit: LeafHandler = (ctx) => {
   td.mrownerconfig = c.mrownerconfig;
   td.cpuid = c.cpuid;
   td.ia32ArchCapabilities = c.ia32ArchCapabilities;
+  setTdField(ctx, td, "TSC_MULTIPLIER", c.tscMultiplier);
+  setTdField(ctx, td, "TSC_OFFSET", c.tscOffset);
   td.numVcpus = 0;
   td.vcpusAssociated.clear();
   td.epoch = 1n;

@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import { lockKey } from "../locks.ts";
-import { ketLock } from "../pconfig.ts";
 import {
   dispatcherRows,
   hpaRows,
@@ -31,7 +30,12 @@ tdStatusTests(LEAF, [
       w.ok(LEAF, { tdr_pa: w.td.tdr }, { lp: 0 });
       return call(w, w.td.tdr, otherPackageLp(w));
     },
-    then: (w) => assert.equal(w.tdState.lifecycle, "TD_KEYS_CONFIGURED"),
+    then: (w) => {
+      assert.equal(w.tdState.lifecycle, "TD_KEYS_CONFIGURED");
+      for (let pkg = 0; pkg < w.p.cpu.platform.packages; pkg++) {
+        assert.ok(w.p.cpu.keyProgrammed(pkg, w.td.hkid));
+      }
+    },
   },
   ...dispatcherRows(LEAF, (w) => call(w, w.td.tdr)),
   ...hpaRows({
@@ -77,10 +81,13 @@ tdStatusTests(LEAF, [
     why: "a concurrent PCONFIG holds the package's key table",
     world: created,
     setup: (w) => {
-      w.hold(ketLock(w.p.cpu.packageOf(0)));
+      w.p.cpu.setKeyTableBusy(w.p.cpu.packageOf(0), true);
       return call(w, w.td.tdr);
     },
-    then: (w) => assert.equal(w.tdState.keyConfiguredPackages.size, 0),
+    then: (w) => {
+      assert.equal(w.tdState.keyConfiguredPackages.size, 0);
+      assert.equal(w.p.cpu.keyProgrammed(w.p.cpu.packageOf(0), w.td.hkid), false);
+    },
   },
   {
     status: "TDX_KEY_GENERATION_FAILED",

@@ -11,7 +11,7 @@ export const tdhPhymemCacheWb: LeafHandler = (ctx) => {
   if (command > 1n) return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("command"));
   const p = ctx.state.platform;
   const pkg = p.lpPackage.get(ctx.lp.id) ?? ctx.cpu.packageOf(ctx.lp.id);
-  const busy = ctx.lock(`wbcache:${pkg}`, "exclusive", "WBCACHE") ??
+  const busy = ctx.lock(lockKey.wbcache(pkg), "exclusive", "WBCACHE") ??
     ctx.lock(lockKey.kot(), "shared", "KOT");
   if (busy) return busy;
   let cycle = p.cacheWb.get(pkg);

@@ -2,10 +2,12 @@
 // holds a physical address: page type, owner TDR, size and, for TD pages, the blocking epoch.
 import type { LeafHandler } from "../leaf_context.ts";
 import { pamtOwner, walkPamt } from "../pamt_walk.ts";
+import { clearOutputs } from "../platform_helpers.ts";
 
 export const tdhPhymemPageRdmd: LeafHandler = (ctx) => {
-  for (const o of ctx.leaf.outputs) if (o.reg !== "RAX") ctx.out(o.name, 0n);
-  const w = walkPamt(ctx, ctx.in("page_pa"), ctx.operandOf("page_pa"), "shared");
+  const pa = ctx.in("page_pa");
+  clearOutputs(ctx);
+  const w = walkPamt(ctx, pa, ctx.operandOf("page_pa"), "shared");
   if (w.fail) return w.fail;
   const e = w.leaf.entry;
   ctx.out("page_type", ctx.spec.enumValue("PAGE_TYPE", e.pageType));

@@ -4,10 +4,11 @@
 import type { LeafHandler } from "../leaf_context.ts";
 import { lockKey } from "../locks.ts";
 import { pamtOwner, walkPamt } from "../pamt_walk.ts";
+import { clearOutputs } from "../platform_helpers.ts";
 
 export const tdhPhymemPageReclaim: LeafHandler = (ctx) => {
-  for (const o of ctx.leaf.outputs) if (o.reg !== "RAX") ctx.out(o.name, 0n);
   const pa = ctx.in("page_pa");
+  clearOutputs(ctx);
   const rcx = ctx.operandOf("page_pa");
   const w = walkPamt(ctx, pa, rcx, "exclusive");
   if (w.fail) return w.fail;

@@ -11,26 +11,29 @@ import { tdConfigurability } from "../td_configurability.ts";
 import { cpuidConfigurable } from "../td_params.ts";
 
 export const tdhSysInfo: LeafHandler = (ctx) => {
+  // RDX and R9 are inputs and outputs: read them before the defaults go in.
+  const infoPa = ctx.in("tdsysinfo_pa");
+  const infoBytes = ctx.in("tdsysinfo_size");
+  const cmrPa = ctx.in("cmr_info_pa");
+  const cmrCount = ctx.in("num_cmr_entries");
   ctx.out("tdsysinfo_bytes", 0n);
   ctx.out("cmr_entries", 0n);
   if (!lpInitDone(ctx)) return ctx.status("TDX_SYS_LP_INIT_NOT_DONE");
   const { spec, cpu, state } = ctx;
   const infoSize = platformLimit(spec, "TDSYSINFO_STRUCT_SIZE");
-  const infoPa = ctx.in("tdsysinfo_pa");
   if (sharedBufferInvalid(ctx, infoPa, infoSize, infoSize)) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("tdsysinfo_pa"));
   }
-  if (ctx.in("tdsysinfo_size") < infoSize) {
+  if (infoBytes < infoSize) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("tdsysinfo_size"));
   }
   cpu.memory.write(infoPa, new Uint8Array(Number(infoSize)));
   const maxCmrs = platformLimit(spec, "MAX_CMRS");
   const cmrBytes = BigInt(spec.struct("CMR_INFO_ARRAY").size as number);
-  const cmrPa = ctx.in("cmr_info_pa");
   if (sharedBufferInvalid(ctx, cmrPa, cmrBytes, cmrBytes)) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("cmr_info_pa"));
   }
-  if (ctx.in("num_cmr_entries") < maxCmrs) {
+  if (cmrCount < maxCmrs) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("num_cmr_entries"));
   }
 

@@ -12,11 +12,12 @@ import {
 import { HOST_READ, hostMdContext, lpInitDone } from "../host_metadata.ts";
 
 export const tdhSysRd: LeafHandler = (ctx) => {
+  // RDX is both the input id and the output next id: read it before the defaults go in.
+  const id = withContext(ctx.spec, ctx.in("field_id"), "global");
   ctx.out("next_field_id", FIELD_ID_NA);
   ctx.out("value", 0n);
   if (!lpInitDone(ctx)) return ctx.status("TDX_SYS_LP_INIT_NOT_DONE");
   const c = hostMdContext(ctx);
-  const id = withContext(ctx.spec, ctx.in("field_id"), "global");
   if (isNullFieldId(ctx.spec, id)) {
     ctx.out("next_field_id", mdNextElementId(c, "global", FIELD_ID_NA, HOST_READ));
     return ctx.status("TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT");

@@ -6,6 +6,8 @@ import { HOST_READ, hostMdContext, lpInitDone } from "../host_metadata.ts";
 import { sharedBufferInvalid } from "../platform_helpers.ts";
 
 export const tdhSysRdall: LeafHandler = (ctx) => {
+  // R8 is both the input id and the output next id: read it before the default goes in.
+  const start = withContext(ctx.spec, ctx.in("field_id"), "global");
   ctx.out("next_field_id", FIELD_ID_NA);
   if (!lpInitDone(ctx)) return ctx.status("TDX_SYS_LP_INIT_NOT_DONE");
   const page = ctx.leaf.memory_operands![0];
@@ -14,8 +16,8 @@ export const tdhSysRdall: LeafHandler = (ctx) => {
   if (sharedBufferInvalid(ctx, pa, BigInt(page.alignment), size)) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("md_list_pa"));
   }
-  const start = withContext(ctx.spec, ctx.in("field_id"), "global");
-  const r = mdDumpList(hostMdContext(ctx), "global", start, HOST_READ, page.size);
+  const limit = Math.min(page.size, ctx.state.profile.mdListBytes);
+  const r = mdDumpList(hostMdContext(ctx), "global", start, HOST_READ, limit);
   if (r.list) ctx.cpu.memory.write(pa, r.list);
   ctx.out("next_field_id", r.next);
   return ctx.status(r.status);

@@ -3,6 +3,7 @@
 // is usable. The host calls it until the TDMR's end is reached.
 import type { LeafHandler } from "../leaf_context.ts";
 import { platformLimit } from "../platform_limits.ts";
+import { lockKey } from "../locks.ts";
 
 const GiB = 1n << 30n;
 const PAGE = 4096n;
@@ -19,7 +20,7 @@ export const tdhSysTdmrInit: LeafHandler = (ctx) => {
   }
   const tdmr = p.tdmrs.find((t) => t.base === base);
   if (!tdmr) return ctx.status("TDX_OPERAND_INVALID", operand);
-  const busy = ctx.lock(`tdmr:${base.toString(16)}`, "exclusive", operand);
+  const busy = ctx.lock(lockKey.tdmr(base), "exclusive", operand);
   if (busy) return busy;
   if (tdmr.initialized >= tdmr.size) return ctx.status("TDX_TDMR_ALREADY_INITIALIZED");
   const chunk = platformLimit(ctx.spec, "TDMR_INIT_4K_ENTRIES_PER_CALL") * PAGE;

@@ -18,6 +18,7 @@ import { checkTdState } from "../td_gate.ts";
 import { checkAndAssociateVcpu, explicitTdvpr, tdvpsComplete } from "../td_checks.ts";
 import { lpMsr, tscAdjustConsistent, tscOf } from "../lp_msrs.ts";
 import { enterEpoch, exitEpoch } from "../tlb_tracking.ts";
+import { entryFilter, logExit } from "../zero_step.ts";
 import { cpuidKey } from "../td_params.ts";
 import type { TdState, VcpuState } from "../state.ts";
 import type { LeafContext } from "../leaf_context.ts";
@@ -71,6 +72,16 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
   // the epoch lock exclusively while it advances the epoch.
   const busy = ctx.lock(lockKey.tdEpoch(td.tdr), "shared", "TD_EPOCH");
   if (busy) return busy;
+  const filter = entryFilter(ctx, td, vcpu);
+  if (filter && "busy" in filter) return filter.busy;
+  if (filter) {
+    // The guest is not run: the host sees the same EPT violation again.
+    return asyncExit(ctx, td, vcpu, {
+      status: "TDX_SUCCESS",
+      reason: "EPT_VIOLATION",
+      gpa: filter.faultingGpa & ~0xFFFn,
+    });
+  }
   const epoch = enterEpoch(td);
   ctx.state.locks.release(lockKey.tdEpoch(td.tdr), ctx.owner);
   // The operation-state lock is held only for the entry checks, not while the guest runs.
@@ -103,11 +114,13 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
   vcpu.lastExitTsc = tscOf(ctx);
 
   if (ran.kind === "halted") {
+    logExit(ctx, vcpu);
     ctx.cpu.discardGuest(vcpu.tdvpr);
     return asyncExit(ctx, td, vcpu, { status: "TDX_NON_RECOVERABLE_VCPU", reason: "TRIPLE_FAULT" });
   }
   // What the guest's TDCALLs (or the CPU) left while it ran.
   const exit: VcpuState["pendingExit"] = vcpu.pendingExit as VcpuState["pendingExit"];
+  logExit(ctx, vcpu, exit?.kind === "async" ? exit : undefined);
   switch (exit?.kind) {
     case "tdvmcall":
       return tdvmcallExit(ctx, td, vcpu, exit);

@@ -7,6 +7,7 @@ import { checkTdState } from "../td_gate.ts";
 import { associateVcpu, explicitTdvpr, tdvpsComplete } from "../td_checks.ts";
 import { tdxLimit } from "../td_limits.ts";
 import { tscAdjustConsistent, tscOf } from "../lp_msrs.ts";
+import { setVcpuField, tdField } from "../md_fields.ts";
 
 export const tdhVpInit: LeafHandler = (ctx) => {
   const r = explicitTdvpr(ctx, ctx.in("tdvpr_pa"), ctx.operandOf("tdvpr_pa"), "exclusive");
@@ -42,6 +43,16 @@ export const tdhVpInit: LeafHandler = (ctx) => {
   vcpu.gprs.set("R8", initialRcx);
   vcpu.gprs.set("RDX", BigInt(fms >>> 0));
   vcpu.gprs.set("RSI", BigInt(index));
+  // The TD VMCS: the TD's TSC virtualisation; posted interrupts not set up yet.
+  setVcpuField(ctx, vcpu, "TSC_MULTIPLIER", tdField(ctx, td, "TSC_MULTIPLIER"));
+  setVcpuField(ctx, vcpu, "TSC_OFFSET", tdField(ctx, td, "TSC_OFFSET"));
+  setVcpuField(
+    ctx,
+    vcpu,
+    "POSTED_INTR_NV",
+    tdxLimit(ctx.spec, "POSTED_INTERRUPT_NOTIFICATION_VECTOR_INIT"),
+  );
+  setVcpuField(ctx, vcpu, "POSTED_INTR_DESC_ADDR", 0xFFFF_FFFF_FFFF_FFFFn);
   vcpu.state = "initialized";
   vcpu.lastTdExit = "LAST_EXIT_ASYNC_FAULT";
   vcpu.launched = false;

@@ -40,11 +40,14 @@ export class Platform {
     this.cpu.loadModule(this.module);
   }
 
+  private operandNames?: Map<bigint, string>;
+
   describe(status: bigint): Omit<CallResult, "out" | "status"> {
     const { name, detail } = describeStatus(this.spec, status);
-    const operand = this.spec.enum("OPERAND_ID").values.find((v) => BigInt(v.value) === detail)
-      ?.name;
-    return { name, detail, operand };
+    this.operandNames ??= new Map(
+      this.spec.enum("OPERAND_ID").values.map((v) => [BigInt(v.value), v.name]),
+    );
+    return { name, detail, operand: this.operandNames.get(detail) };
   }
 
   /** SEAMCALL by leaf name with inputs by register name. */

@@ -4,7 +4,6 @@
 import { type GuestPort } from "../../cpu/guest_execution.ts";
 import { tdcallByName } from "../../cpu/leaf_call.ts";
 import type { Registers } from "../../cpu/registers.ts";
-import { encodeBits } from "../../spec/bits.ts";
 import { type Spec, theSpec } from "../../spec/mod.ts";
 import type { MetadataItem } from "../../spec/types.ts";
 import { Cpu } from "../../cpu/cpu.ts";
@@ -210,19 +209,16 @@ export class GuestHarness {
     const lp = this.p.cpu.lps[this.lp];
     lp.mode = "seam-non-root";
     try {
-      const leaf = this.spec.tdcall(name);
       const r = tdcallByName(this.spec, this.port(), name, inputs, opts.version ?? 0);
       if (r.outcome.kind !== "completed") throw new Error(`TDCALL ${name}: ${r.outcome.kind}`);
-      const layout = this.spec.bitfield("TDCALL_LEAF").fields;
-      const raxIn = encodeBits(layout, {
-        [layout.find((f) => f.bits[0] === 0)!.name]: BigInt(leaf.leaf),
-        [layout.find((f) => f.bits[0] === 16)!.name]: BigInt(opts.version ?? 0),
-      });
-      const completed = r.status !== raxIn || this.p.module.last?.completion.name !==
-          "TDCALL_NOT_COMPLETED";
+      // A TDCALL that ended in a #VE or a TD exit left RAX holding the leaf: no status.
+      const completed = this.p.module.last?.completion.name !== "TDCALL_NOT_COMPLETED";
+      const d = completed
+        ? this.p.describe(r.status)
+        : { name: undefined, detail: 0n, operand: undefined };
       return {
         status: r.status,
-        ...this.p.describe(r.status),
+        ...d,
         out: r.out,
         regs: r.regs,
         completed,

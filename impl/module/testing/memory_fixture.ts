@@ -31,6 +31,8 @@ export class MemoryTd {
   readonly tdr: bigint;
   readonly hkid: number;
   readonly created: CreatedTd;
+  /** TDVPRs of the vCPUs created for TDH.MR.FINALIZE. */
+  readonly vcpus: bigint[] = [];
 
   constructor(readonly p: Platform, opts: TdOptions = {}) {
     this.created = buildTd(this, opts);
@@ -157,7 +159,7 @@ export class MemoryTd {
 
   /** Makes the TD RUNNABLE: a vCPU (the module wants one), then TDH.MR.FINALIZE. */
   finalize(): void {
-    createVcpu(this.p, this.created);
+    this.vcpus.push(createVcpu(this.p, this.created));
     finalizeTd(this.p, this.created);
   }
 
@@ -170,10 +172,9 @@ export class MemoryTd {
     return this.hold(lockKey.sept(this.tdr, alignDown(gpa, level), level));
   }
 
-  /** Sets IA32_INTR_PENDING (an NMI is pending) or clears it. */
+  /** A host interrupt is pending (or not) on LP 0, where the calls run. */
   interruptPending(on: boolean): void {
-    const v = on ? encodeBits(this.spec.bitfield("IA32_INTR_PENDING").fields, { NMI: 1n }) : 0n;
-    this.p.cpu.msrs.writeNamed("IA32_INTR_PENDING", v);
+    this.p.cpu.pendHostInterrupt(0, on);
   }
 }
 
@@ -189,7 +190,7 @@ function buildTd(m: MemoryTd, opts: TdOptions): CreatedTd {
     gpaw52: opts.gpaw52,
   });
   if (stage === "runnable") {
-    createVcpu(m.p, td);
+    m.vcpus.push(createVcpu(m.p, td));
     finalizeTd(m.p, td);
   }
   return td;

@@ -2,6 +2,7 @@
 // codec, and TDs and vCPUs created through real SEAMCALLs on a ready platform
 // (TDH.MNG.CREATE, TDH.MNG.KEY.CONFIG on one LP of every package, TDH.MNG.ADDCX,
 // TDH.MNG.INIT; TDH.VP.CREATE, TDH.VP.ADDCX, TDH.VP.INIT; TDH.MR.FINALIZE).
+import type { Spec } from "../../spec/mod.ts";
 import { encodeBits } from "../../spec/bits.ts";
 import { type DecodedStruct, StructCodec } from "../../spec/codec.ts";
 import type { CallResult, Platform } from "./fixture.ts";
@@ -64,8 +65,7 @@ function expectOk(name: string, r: CallResult): CallResult {
 }
 
 /** A TD_PARAMS value TDH.MNG.INIT accepts on the default platform, changed by `o`. */
-export function tdParams(p: Platform, o: TdParamsOptions = {}): DecodedStruct {
-  const spec = p.spec;
+export function tdParams(spec: Spec, o: TdParamsOptions = {}): DecodedStruct {
   const bits = (name: string, v: Record<string, bigint>) =>
     encodeBits(spec.bitfield(name).fields, v);
   const gpaw = o.gpaw52 ? 1n : 0n;
@@ -136,7 +136,7 @@ export function createTd(p: Platform, o: CreateTdOptions = {}): CreatedTd {
     td.tdcx.push(page);
   }
   if (stage === "tdcs") return td;
-  const params = writeTdParams(p, tdParams(p, o));
+  const params = writeTdParams(p, tdParams(p.spec, o));
   expectOk("TDH.MNG.INIT", p.seamcall("TDH.MNG.INIT", { tdr_pa: tdr, td_params_pa: params }));
   return td;
 }

@@ -31,7 +31,7 @@ export interface WorldOptions {
   /** TDH.MR.FINALIZE after the vCPUs. */
   finalize?: boolean;
   /** The TD's guest software. */
-  program?: GuestProgram;
+  program?: (p: Platform) => GuestProgram;
 }
 
 /** What a row works on. */
@@ -47,7 +47,7 @@ export class TdWorld {
     this.td = o.td === false || o.ready === false
       ? { tdr: this.p.allocPage(), hkid: 0, tdcx: [] }
       : createTd(this.p, o.td ?? {});
-    if (o.program) this.p.cpu.attachGuestProgram(this.td.tdr, o.program);
+    if (o.program) this.p.cpu.attachGuestProgram(this.td.tdr, o.program(this.p));
     for (const v of o.vcpus ?? []) this.vcpus.push(createVcpu(this.p, this.td, v));
     if (o.finalize) finalizeTd(this.p, this.td);
   }
@@ -151,12 +151,26 @@ export function tdStatusTests(leaf: string, rows: TdStatusRow[]): void {
   });
 }
 
-/** TDH.SYS.SHUTDOWN's effect: no leaf but a few may run any more. */
+/** TDH.SYS.SHUTDOWN: no leaf but a few may run any more. */
 export function shutDown(w: TdWorld): void {
-  const r = w.p.seamcall("TDH.SYS.SHUTDOWN");
-  if (r.name !== "TDX_SUCCESS") {
-    // Until the platform helper's TDH.SYS.SHUTDOWN is there: the state it leaves.
-    w.state.platform.sysState = "SYS_SHUTDOWN";
+  w.ok("TDH.SYS.SHUTDOWN", {});
+}
+
+/**
+ * TDH.PHYMEM.CACHE.WB on one LP of every package, resumed until it completes, so that a
+ * blocked TD's HKID can be freed.
+ */
+export function writeBackCaches(w: TdWorld): void {
+  const done = new Set<number>();
+  for (const lp of w.p.cpu.lps) {
+    const pkg = w.p.cpu.packageOf(lp.id);
+    if (done.has(pkg)) continue;
+    done.add(pkg);
+    let r = w.p.seamcall("TDH.PHYMEM.CACHE.WB", { command: 0 }, { lp: lp.id });
+    while (r.name === "TDX_INTERRUPTED_RESUMABLE") {
+      r = w.p.seamcall("TDH.PHYMEM.CACHE.WB", { command: 1 }, { lp: lp.id });
+    }
+    if (r.name !== "TDX_SUCCESS") throw new Error(`TDH.PHYMEM.CACHE.WB failed: ${r.name}`);
   }
 }
 
