@@ -5,6 +5,7 @@ import type { Layer, StepActual, Vector, VectorExecutor, VectorOutcome } from ".
 import { runStructStep } from "./layers/struct_layer.ts";
 import { ModuleSession } from "./layers/module_layer.ts";
 import { runMeasureStep } from "./layers/measure_layer.ts";
+import { runAttestStep } from "./layers/attest_layer.ts";
 
 /** A layer's runner: a fresh session per vector, one call per step. */
 export interface LayerSession {
@@ -18,6 +19,7 @@ export const REFERENCE_LAYERS: Partial<Record<Layer, LayerFactory>> = {
   struct: () => ({ step: (op, input) => runStructStep(spec, { op, input, expect: {} }) }),
   module: () => new ModuleSession(),
   measure: () => ({ step: (op, input) => runMeasureStep(spec, op, input) }),
+  attest: () => ({ step: (op, input) => runAttestStep(spec, op, input) }),
 };
 
 export const REFERENCE_IMPLEMENTATION = {

@@ -6,6 +6,7 @@ import { GeneratorContext } from "./vectors/generator_context.ts";
 import { structDecodeFile, structRoundtrip } from "./vectors/struct_generators.ts";
 import { moduleSequence } from "./vectors/module_generators.ts";
 import { measureTdvf } from "./vectors/measure_generators.ts";
+import { attestRecorded } from "./vectors/attest_generators.ts";
 import { fixtureProblems, vectorProblems } from "../runner/vectors_io.ts";
 import { compareTree, writeTree } from "./generated_tree.ts";
 import type { Fixture, Vector } from "../runner/vector_types.ts";
@@ -20,6 +21,7 @@ export const GENERATORS: Record<string, Generator> = {
   "struct-decode-file": structDecodeFile,
   "module-sequence": moduleSequence,
   "measure-tdvf": measureTdvf,
+  "attest-recorded": attestRecorded,
 };
 
 const root = new URL("../", import.meta.url).pathname;

@@ -1,6 +1,8 @@
 // Sparse physical memory whose cache lines carry the KeyID they were last written
 // with. A KeyID lives in the top physical-address bits (below MAX_PA). A page is
-// stored only once touched, so a 64 GiB TD costs memory only for what it uses.
+// stored only once touched, so a 64 GiB TD costs memory only for what it uses; a page
+// that was only zeroed (TDG.MEM.PAGE.ACCEPT, a new TDCS or Secure EPT page) keeps just
+// its KeyIDs until something is written to it.
 //
 // Integrity, as MKTME with integrity behaves for TD memory: data written with a
 // private KeyID is only readable with that same KeyID. Read through any other KeyID
@@ -14,7 +16,8 @@ const LINE = 64;
 interface Page {
   /** KeyID of each 64-byte line (a page is written line by line, not always with one key). */
   lineKey: Uint16Array;
-  data: Uint8Array;
+  /** The bytes; undefined while the page is all zeros (allocated on the first write). */
+  data?: Uint8Array;
 }
 
 export interface IntegrityEvent {
@@ -54,7 +57,7 @@ export class PhysicalMemory {
   private page(frame: bigint, create: boolean): Page | undefined {
     let p = this.pages.get(frame);
     if (!p && create) {
-      p = { lineKey: new Uint16Array(PAGE_SIZE / LINE), data: new Uint8Array(PAGE_SIZE) };
+      p = { lineKey: new Uint16Array(PAGE_SIZE / LINE) };
       this.pages.set(frame, p);
     }
     return p;
@@ -76,7 +79,7 @@ export class PhysicalMemory {
           const to = Math.min(off + n, (line + 1) * LINE);
           const owner = p.lineKey[line];
           if (owner === keyId || (!this.isPrivateKeyId(owner) && !this.isPrivateKeyId(keyId))) {
-            out.set(p.data.subarray(from, to), done + from - off);
+            if (p.data) out.set(p.data.subarray(from, to), done + from - off);
           } else {
             this.integrityEvents.push({
               pa: (frame << PAGE_SHIFT) + BigInt(line * LINE),
@@ -100,14 +103,15 @@ export class PhysicalMemory {
       const off = Number(a & 0xFFFn);
       const n = Math.min(bytes.length - done, PAGE_SIZE - off);
       const p = this.page(frame, true)!;
+      const data = p.data ??= new Uint8Array(PAGE_SIZE);
       for (let line = Math.floor(off / LINE); line * LINE < off + n; line++) {
         if (p.lineKey[line] !== keyId) {
           // A line written with a new key loses what it held under the old one.
-          p.data.fill(0, line * LINE, (line + 1) * LINE);
+          data.fill(0, line * LINE, (line + 1) * LINE);
           p.lineKey[line] = keyId;
         }
       }
-      p.data.set(bytes.subarray(done, done + n), off);
+      data.set(bytes.subarray(done, done + n), off);
       done += n;
     }
   }
@@ -116,7 +120,7 @@ export class PhysicalMemory {
   zeroPage(pa: bigint): void {
     const { keyId, addr } = this.split(pa);
     const p = this.page(addr >> PAGE_SHIFT, true)!;
-    p.data.fill(0);
+    p.data = undefined;
     p.lineKey.fill(keyId);
   }
 

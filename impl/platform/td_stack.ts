@@ -4,9 +4,11 @@
 // Tools and end-to-end tests start here.
 import { type Spec, theSpec } from "../spec/mod.ts";
 import { Platform } from "../module/testing/fixture.ts";
-import { openDevKvm } from "../kvm/mod.ts";
+import { type DevKvm, openDevKvm } from "../kvm/mod.ts";
+import { readyWithQuoting } from "../module/testing/extension_steps.ts";
+import type { QuoteSigner } from "../module/quote_signer.ts";
 import { type LaunchedTd, type LaunchOptions, launchTd } from "../vmm/launcher.ts";
-import { type RunReport, runTd } from "../vmm/run_loop.ts";
+import { type RunReport, runTd, runTdAsync } from "../vmm/run_loop.ts";
 import type { TdvfFirmware } from "../vmm/tdvf.ts";
 import type { VmmResult } from "../vmm/vmm_error.ts";
 import { type GuestRun, tdxGuestProgram, type UserScript } from "../guest/tdx_guest_program.ts";
@@ -16,33 +18,50 @@ import { TdGuestMemory } from "./td_guest_memory.ts";
 /** Host RAM KVM may allocate from: guest RAM, firmware and the VMM's buffers fit easily. */
 const HOST_MEMORY = 160n << 20n;
 
+export interface HostOptions {
+  /**
+   * Bring the module up with the Quoting extension (TDH.SYS.CONFIG with the add-on,
+   * TDH.EXT.MEM.ADD, TDH.EXT.INIT, TDH.QUOTE.INIT) with `signer` making TDH.QUOTE.GET's
+   * quotes; KVM then answers GetQuote in the kernel.
+   */
+  kernelQuoting?: { signer: QuoteSigner };
+}
+
 export interface TdSessionOptions extends Omit<LaunchOptions, "program"> {
   quoteWait?: QuoteWait;
+  host?: HostOptions;
+  /** Asynchronous runs: longest a halted guest waits for the quote service per tick. */
+  tickMs?: number;
 }
 
 export interface TdSession {
   platform: Platform;
+  kvm: DevKvm;
   td: LaunchedTd;
   run: RunReport;
   guest: GuestRun;
 }
 
-export function bringUpHost(): { platform: Platform; kvm: ReturnType<typeof openDevKvm> } {
+export function bringUpHost(options: HostOptions = {}): { platform: Platform; kvm: DevKvm } {
   const platform = new Platform();
-  platform.readyPlatform();
+  if (options.kernelQuoting) {
+    platform.module.state.quoteSigner = options.kernelQuoting.signer;
+    readyWithQuoting(platform);
+  } else platform.readyPlatform();
   const base = platform.allocRange(HOST_MEMORY, 4096n);
   const kvm = openDevKvm(platform.cpu, { hostMemory: [{ base, size: HOST_MEMORY }] });
   return { platform, kvm };
 }
 
-/** Builds the TD, runs `script` in its guest until the script ends, and tears nothing down. */
-export function runTdSession(
+type Prepared = Omit<TdSession, "run">;
+
+function prepare(
   firmware: TdvfFirmware,
   script: UserScript,
-  options: TdSessionOptions = {},
-  spec: Spec = theSpec(),
-): VmmResult<TdSession> {
-  const { platform, kvm } = bringUpHost();
+  options: TdSessionOptions,
+  spec: Spec,
+): VmmResult<Prepared> {
+  const { platform, kvm } = bringUpHost(options.host);
   const guest: GuestRun = { finished: false };
   const launched = launchTd(spec, kvm, firmware, {
     ...options,
@@ -59,13 +78,39 @@ export function runTdSession(
     },
   });
   if (!launched.ok) return launched;
-  const run = runTd(launched.value);
+  return { ok: true, value: { platform, kvm, td: launched.value, guest } };
+}
+
+function finish(p: Prepared, run: VmmResult<RunReport>): VmmResult<TdSession> {
   if (!run.ok) return run;
-  if (guest.error) {
+  if (p.guest.error) {
     return {
       ok: false,
-      error: { step: "guest", message: `the guest failed: ${(guest.error as Error).message}` },
+      error: { step: "guest", message: `the guest failed: ${(p.guest.error as Error).message}` },
     };
   }
-  return { ok: true, value: { platform, td: launched.value, run: run.value, guest } };
+  return { ok: true, value: { ...p, run: run.value } };
+}
+
+/** Builds the TD, runs `script` in its guest until the script ends, and tears nothing down. */
+export function runTdSession(
+  firmware: TdvfFirmware,
+  script: UserScript,
+  options: TdSessionOptions = {},
+  spec: Spec = theSpec(),
+): VmmResult<TdSession> {
+  const p = prepare(firmware, script, options, spec);
+  return p.ok ? finish(p.value, runTd(p.value.td)) : p;
+}
+
+/** runTdSession for an asynchronous quote service (a QGS over a socket). */
+export async function runTdSessionAsync(
+  firmware: TdvfFirmware,
+  script: UserScript,
+  options: TdSessionOptions = {},
+  spec: Spec = theSpec(),
+): Promise<VmmResult<TdSession>> {
+  const p = prepare(firmware, script, options, spec);
+  if (!p.ok) return p;
+  return finish(p.value, await runTdAsync(p.value.td, { tickMs: options.tickMs }));
 }

@@ -1,7 +1,8 @@
 // GetQuote on the host side, as QEMU handles the KVM_EXIT_TDX exit: check the shared
 // buffer, mark it in flight, hand the TD's input to a quote service, and later write
-// the quote and the final status back and notify the guest. The service is pluggable;
-// `EchoQuoteService` is a stand-in until the real Quote service exists.
+// the quote and the final status back and notify the guest. The service is pluggable
+// and may answer later (a Promise): QgsQuoteService asks a QGS over a socket;
+// `EchoQuoteService` is a stand-in that echoes the input.
 import type { Spec } from "../spec/mod.ts";
 import { StructCodec } from "../spec/codec.ts";
 
@@ -13,11 +14,15 @@ export interface VmmMemory {
 
 export type QuoteOutcome =
   | { status: "GET_QUOTE_SUCCESS"; quote: Uint8Array }
-  | { status: "GET_QUOTE_ERROR" };
+  | { status: "GET_QUOTE_ERROR" }
+  | { status: "GET_QUOTE_SERVICE_UNAVAILABLE" };
 
 export interface QuoteService {
-  /** Turns the TD's input (a TDREPORT for Linux's driver) into a quote. */
-  generate(input: Uint8Array): QuoteOutcome;
+  /**
+   * Turns the TD's input (a TDREPORT for Linux's driver) into a quote, at once or later.
+   * Asked when the request arrives, as QEMU connects to the QGS at once.
+   */
+  generate(input: Uint8Array): QuoteOutcome | Promise<QuoteOutcome>;
 }
 
 /** Stand-in service: "signs" nothing, returns the TDREPORT it was given as the quote. */
@@ -35,9 +40,12 @@ const PAGE = 4096n;
 interface Pending {
   gpa: bigint;
   size: bigint;
-  input: Uint8Array;
-  /** VMM loop turns left before the service answers. */
+  /** VMM loop turns left before the request may complete. */
   delay: number;
+  /** The service's answer, once it has one. */
+  outcome?: QuoteOutcome;
+  /** Settles when an asynchronous service has answered. */
+  answered?: Promise<void>;
 }
 
 export interface QuoteHostOptions {
@@ -111,17 +119,31 @@ export class QuoteHost {
     if (this.pending.length >= MAX_QUOTES_IN_FLIGHT) return "TDG.VP.VMCALL_RETRY";
     const input = this.memory.read(gpa + hdr, Number(h.in_len));
     this.writeHeader(gpa, { ...h, status: this.status("GET_QUOTE_IN_FLIGHT") });
-    this.pending.push({ gpa, size, input, delay: this.options.latency ?? 0 });
+    const p: Pending = { gpa, size, delay: this.options.latency ?? 0 };
+    const failed: QuoteOutcome = { status: "GET_QUOTE_ERROR" };
+    try {
+      const out = this.options.service.generate(input);
+      if (out instanceof Promise) {
+        p.answered = out.then((o) => void (p.outcome = o), () => void (p.outcome = failed));
+      } else p.outcome = out;
+    } catch {
+      p.outcome = failed;
+    }
+    this.pending.push(p);
     if ((this.options.latency ?? 0) === 0) this.tick();
     return "TDG.VP.VMCALL_SUCCESS";
   }
 
-  /** One turn of the VMM loop: requests whose time has come complete. */
+  /** One turn of the VMM loop: answered requests whose time has come complete. */
   tick(): void {
     for (const p of [...this.pending]) {
-      if (p.delay-- > 0) continue;
+      if (p.delay > 0) {
+        p.delay--;
+        continue;
+      }
+      if (!p.outcome) continue;
       this.pending.splice(this.pending.indexOf(p), 1);
-      this.complete(p);
+      this.complete(p, p.outcome);
     }
   }
 
@@ -129,14 +151,36 @@ export class QuoteHost {
     return this.pending.length;
   }
 
-  private complete(p: Pending): void {
+  /** Whether a request waits for an asynchronous service's answer. */
+  get awaitingAnswer(): boolean {
+    return this.pending.some((p) => !p.outcome);
+  }
+
+  /**
+   * Resolves when one of the awaited answers arrives, or after `timeoutMs` (the VMM's
+   * event loop: the guest's next timer tick comes either way).
+   */
+  async nextAnswer(timeoutMs: number): Promise<void> {
+    const waiting = this.pending.filter((p) => !p.outcome && p.answered).map((p) => p.answered!);
+    if (!waiting.length) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    try {
+      await Promise.race([...waiting, tick]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private complete(p: Pending, out: QuoteOutcome): void {
     const h = this.readHeader(p.gpa);
     const hdr = BigInt(this.headerSize());
-    const out = this.options.service!.generate(p.input);
     if (out.status === "GET_QUOTE_SUCCESS" && BigInt(out.quote.length) <= p.size - hdr) {
       this.memory.write(p.gpa + hdr, out.quote);
       h.out_len = out.quote.length;
       h.status = this.status("GET_QUOTE_SUCCESS");
+    } else if (out.status === "GET_QUOTE_SERVICE_UNAVAILABLE") {
+      h.status = this.status("GET_QUOTE_SERVICE_UNAVAILABLE");
     } else {
       h.status = this.status("GET_QUOTE_ERROR");
     }

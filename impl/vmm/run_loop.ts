@@ -16,42 +16,90 @@ export interface RunReport {
 }
 
 const MAX_RUNS = 100_000;
+/** How long the asynchronous loop lets a halted guest sleep for a quote: Linux polls each second. */
+const TICK_MS = 1000;
+
+/** One KVM_RUN and its exit handled: "halted" when the vCPU waits for an event. */
+function turn(
+  td: LaunchedTd,
+  vcpu: KvmVcpu,
+  report: RunReport,
+): VmmResult<RunReport> | "halted" | undefined {
+  const count = (k: string) => (report.exits[k] = (report.exits[k] ?? 0) + 1);
+  report.runs++;
+  const r = vcpu.runOnce();
+  const exit = r.exit ?? "unknown";
+  if (r.errno) {
+    count(`${r.errnoName}/${exit}`);
+    if (r.errnoName === "EINTR" && exit === "KVM_EXIT_INTR") return "halted";
+    return vmmFail("KVM_RUN", `KVM_RUN failed with ${r.errnoName} (exit ${exit})`, r.errnoName);
+  }
+  count(exit);
+  switch (exit) {
+    case "KVM_EXIT_SHUTDOWN":
+      return { ok: true, value: report };
+    case "KVM_EXIT_TDX":
+      handleTdxExit(td, vcpu);
+      return undefined;
+    case "KVM_EXIT_HYPERCALL":
+      return handleMapGpa(td, vcpu);
+    default:
+      return vmmFail("KVM_RUN", `unexpected exit ${exit} from vCPU ${vcpu.id}`);
+  }
+}
+
+/** The vCPU halted: time passes, the quote service may answer, the vCPU wakes. */
+function wakeAfterTick(td: LaunchedTd, vcpu: KvmVcpu): void {
+  td.quotes.tick();
+  vcpu.wake();
+}
+
+const tooLong = (maxRuns: number) =>
+  vmmFail("KVM_RUN", `the TD did not finish within ${maxRuns} KVM_RUN calls`);
 
 export function runTd(td: LaunchedTd, maxRuns = MAX_RUNS): VmmResult<RunReport> {
   const report: RunReport = { runs: 0, exits: {} };
   const vcpu = td.vcpus[0];
-  const count = (k: string) => (report.exits[k] = (report.exits[k] ?? 0) + 1);
   while (report.runs < maxRuns) {
-    report.runs++;
-    const r = vcpu.runOnce();
-    const exit = r.exit ?? "unknown";
-    if (r.errno) {
-      count(`${r.errnoName}/${exit}`);
-      if (r.errnoName === "EINTR" && exit === "KVM_EXIT_INTR") {
-        // The vCPU halted: time passes, the quote service may answer, the vCPU wakes.
-        td.quotes.tick();
-        vcpu.wake();
-        continue;
-      }
-      return vmmFail("KVM_RUN", `KVM_RUN failed with ${r.errnoName} (exit ${exit})`, r.errnoName);
+    const t = turn(td, vcpu, report);
+    if (t === undefined) continue;
+    if (t !== "halted") return t;
+    if (td.quotes.awaitingAnswer) {
+      return vmmFail(
+        "KVM_RUN",
+        "the quote service answers asynchronously: run the TD with runTdAsync",
+      );
     }
-    count(exit);
-    switch (exit) {
-      case "KVM_EXIT_SHUTDOWN":
-        return { ok: true, value: report };
-      case "KVM_EXIT_TDX":
-        handleTdxExit(td, vcpu);
-        break;
-      case "KVM_EXIT_HYPERCALL": {
-        const e = handleMapGpa(td, vcpu);
-        if (e) return e;
-        break;
-      }
-      default:
-        return vmmFail("KVM_RUN", `unexpected exit ${exit} from vCPU ${vcpu.id}`);
-    }
+    wakeAfterTick(td, vcpu);
   }
-  return vmmFail("KVM_RUN", `the TD did not finish within ${maxRuns} KVM_RUN calls`);
+  return tooLong(maxRuns);
+}
+
+export interface AsyncRunOptions {
+  maxRuns?: number;
+  /** Longest a halted guest waits for an asynchronous quote service before its next tick. */
+  tickMs?: number;
+}
+
+/**
+ * runTd for asynchronous quote services (a QGS over a socket): while the halted guest
+ * waits for a quote, the event loop runs until the service answers or a tick has passed.
+ */
+export async function runTdAsync(
+  td: LaunchedTd,
+  options: AsyncRunOptions = {},
+): Promise<VmmResult<RunReport>> {
+  const maxRuns = options.maxRuns ?? MAX_RUNS;
+  const report: RunReport = { runs: 0, exits: {} };
+  const vcpu = td.vcpus[0];
+  while (report.runs < maxRuns) {
+    const t = turn(td, vcpu, report);
+    if (t === undefined) continue;
+    if (t !== "halted") return t;
+    if (td.quotes.awaitingAnswer) await td.quotes.nextAnswer(options.tickMs ?? TICK_MS);
+    wakeAfterTick(td, vcpu);
+  }
+  return tooLong(maxRuns);
 }
 
 function handleTdxExit(td: LaunchedTd, vcpu: KvmVcpu): void {
@@ -79,7 +127,7 @@ function handleTdxExit(td: LaunchedTd, vcpu: KvmVcpu): void {
 }
 
 /** MapGPA: convert the range's memory attributes; KVM turns ret into the guest's status. */
-function handleMapGpa(td: LaunchedTd, vcpu: KvmVcpu): { ok: false; error: never } | undefined {
+function handleMapGpa(td: LaunchedTd, vcpu: KvmVcpu): undefined {
   const spec = td.spec;
   const run = vcpu.runPage;
   const h = run.exit("kvm_run_hypercall");

@@ -13,7 +13,9 @@ export const SUITE_ROOT = new URL("../../", import.meta.url).pathname;
  * The image a measure step names: a file under the suite's root, checked by sha256,
  * then cut short (`truncate`) or patched (`patch: [{offset, bytes}]`) as the vector says.
  */
-export function stepImage(input: Record<string, unknown>): Uint8Array | { error: Record<string, unknown> } {
+export function stepImage(
+  input: Record<string, unknown>,
+): Uint8Array | { error: Record<string, unknown> } {
   let image: Uint8Array;
   try {
     image = Deno.readFileSync(SUITE_ROOT + String(input.image));
@@ -25,7 +27,9 @@ export function stepImage(input: Record<string, unknown>): Uint8Array | { error:
   }
   if (input.truncate !== undefined) image = image.slice(0, Number(input.truncate));
   else image = image.slice();
-  for (const p of (input.patch ?? []) as { offset: number; bytes: string }[]) image.set(hexToBytes(p.bytes), p.offset);
+  for (const p of (input.patch ?? []) as { offset: number; bytes: string }[]) {
+    image.set(hexToBytes(p.bytes), p.offset);
+  }
   return image;
 }
 
@@ -41,7 +45,11 @@ export function runMeasureStep(spec: Spec, op: string, input: Record<string, unk
     const r = yield* p.readFile(spec.guestInterface("tdx_guest.mrtd").path);
     if (r.ok) mrtd = r.value;
   });
-  if (!session.ok || !mrtd) return { error: { class: "launch-failed", step: session.ok ? "read-mrtd" : session.error.step } };
+  if (!session.ok || !mrtd) {
+    return {
+      error: { class: "launch-failed", step: session.ok ? "read-mrtd" : session.error.step },
+    };
+  }
   return {
     mrtd: bytesToHex(mrtd),
     sections: fw.sections.map((s) => ({

@@ -26,7 +26,11 @@ export function measureTdvf(ctx: GeneratorContext, params: Record<string, unknow
     if (c.patch) input.patch = c.patch;
     const actual = runMeasureStep(ctx.spec, "measure.tdvf", input);
     const err = actual.error as { class?: string; field?: string } | undefined;
-    if (c.error && err?.class !== c.error) throw new Error(`${c.id}: expected error ${c.error}, the reference gave ${JSON.stringify(actual)}`);
+    if (c.error && err?.class !== c.error) {
+      throw new Error(
+        `${c.id}: expected error ${c.error}, the reference gave ${JSON.stringify(actual)}`,
+      );
+    }
     if (!c.error && err) throw new Error(`${c.id}: the reference failed: ${JSON.stringify(err)}`);
     const covers: Vector["covers"] = [
       { kind: "struct", name: "TDVF_DESCRIPTOR" },
@@ -50,7 +54,11 @@ export function measureTdvf(ctx: GeneratorContext, params: Record<string, unknow
       tags: c.tags ?? (c.error ? ["negative"] : ["realdata"]),
       scenarioCase: c.id,
       source: `${c.image} (fixtures/realdata/PROVENANCE.md)`,
-      steps: [{ op: "measure.tdvf", input, expect: c.error ? { error: { class: err!.class, field: err!.field } } : actual }],
+      steps: [{
+        op: "measure.tdvf",
+        input,
+        expect: c.error ? { error: { class: err!.class, field: err!.field } } : actual,
+      }],
     });
   });
 }

@@ -52,12 +52,14 @@ const CRL_URL = {
 };
 
 // RFC 5280 KeyUsage bit positions and the URI choice of GeneralName.
-const KEY_USAGE = { digitalSignature: 0, nonRepudiation: 1, keyCertSign: 5, cRLSign: 6 };
+export const KEY_USAGE = { digitalSignature: 0, nonRepudiation: 1, keyCertSign: 5, cRLSign: 6 };
 const GENERAL_NAME_URI = 6;
 
-function ecdsaSha256(): pkijs.AlgorithmIdentifier {
+/** ecdsa-with-SHA256, or ecdsa-with-SHA384 for a P-384 signer (pkijs's OID table). */
+function ecdsaAlgorithm(signer: SigningKey): pkijs.AlgorithmIdentifier {
+  const hash = signer.curve === "P-384" ? "SHA-384" : "SHA-256";
   const oid = pkijs.getCrypto(true).getOIDByAlgorithm(
-    { name: "ECDSA", hash: { name: "SHA-256" } } as Algorithm,
+    { name: "ECDSA", hash: { name: hash } } as Algorithm,
     true,
   );
   return new pkijs.AlgorithmIdentifier({ algorithmId: oid });
@@ -76,12 +78,13 @@ function spki(key: SigningKey): pkijs.PublicKeyInfo {
   const b64url = (b: Uint8Array) =>
     btoa(String.fromCharCode(...b)).replace(/\+/g, "-")
       .replace(/\//g, "_").replace(/=+$/, "");
+  const half = key.point.length / 2;
   const der = createPublicKey({
     key: {
       kty: "EC",
-      crv: "P-256",
-      x: b64url(key.point.subarray(0, 32)),
-      y: b64url(key.point.subarray(32)),
+      crv: key.curve,
+      x: b64url(key.point.subarray(0, half)),
+      y: b64url(key.point.subarray(half)),
     },
     format: "jwk",
   }).export({ type: "spki", format: "der" });
@@ -100,36 +103,43 @@ function serial(seed: Uint8Array, label: string): asn1js.Integer {
   return new asn1js.Integer({ valueHex: b.buffer });
 }
 
-function ext(id: string, critical: boolean, value: ArrayBuffer): pkijs.Extension {
+export function ext(id: string, critical: boolean, value: ArrayBuffer): pkijs.Extension {
   return new pkijs.Extension({ extnID: id, critical, extnValue: value });
 }
 
-interface CertRequest {
+export interface CertRequest {
   seed: Uint8Array;
   label: string;
   subject: TestName;
   subjectKey: SigningKey;
   issuer: TestName;
   issuerKey: SigningKey;
-  crlUrl: string;
-  /** Path length of a CA; undefined for an end-entity certificate. */
-  pathLen?: number;
+  /** CRL distribution point; none when undefined. */
+  crlUrl?: string;
+  /** A CA: path length, or null for a CA without a path length constraint. */
+  pathLen?: number | null;
+  /** KeyUsage bits (KEY_USAGE); default keyCertSign+cRLSign for a CA, else digitalSignature+nonRepudiation. */
+  keyUsage?: number[];
   extra?: pkijs.Extension[];
 }
 
-function issue(r: CertRequest): Uint8Array {
+/**
+ * A certificate signed by the issuer key, ECDSA with SHA-256 (P-256 issuer) or SHA-384
+ * (P-384 issuer); the subject key may be either curve.
+ */
+export function issueCertificate(r: CertRequest): Uint8Array {
   const cert = new pkijs.Certificate();
   cert.version = 2;
   cert.serialNumber = serial(r.seed, r.label);
-  cert.signature = ecdsaSha256();
-  cert.signatureAlgorithm = ecdsaSha256();
+  cert.signature = ecdsaAlgorithm(r.issuerKey);
+  cert.signatureAlgorithm = ecdsaAlgorithm(r.issuerKey);
   cert.issuer = x509Name(r.issuer);
   cert.subject = x509Name(r.subject);
   cert.notBefore = new pkijs.Time({ type: 0, value: TEST_VALIDITY.notBefore });
   cert.notAfter = new pkijs.Time({ type: 0, value: TEST_VALIDITY.notAfter });
   cert.subjectPublicKeyInfo = spki(r.subjectKey);
   const ca = r.pathLen !== undefined;
-  const dp = new pkijs.CRLDistributionPoints({
+  const dp = r.crlUrl === undefined ? undefined : new pkijs.CRLDistributionPoints({
     distributionPoints: [
       new pkijs.DistributionPoint({
         distributionPoint: [new pkijs.GeneralName({ type: GENERAL_NAME_URI, value: r.crlUrl })],
@@ -145,7 +155,7 @@ function issue(r: CertRequest): Uint8Array {
         keyIdentifier: new asn1js.OctetString({ valueHex: keyId(r.issuerKey) }),
       }).toSchema().toBER(),
     ),
-    ext(pkijs.id_CRLDistributionPoints, false, dp.toSchema().toBER()),
+    ...(dp ? [ext(pkijs.id_CRLDistributionPoints, false, dp.toSchema().toBER())] : []),
     ext(
       pkijs.id_SubjectKeyIdentifier,
       false,
@@ -155,16 +165,17 @@ function issue(r: CertRequest): Uint8Array {
       pkijs.id_KeyUsage,
       true,
       keyUsage(
-        ca
+        r.keyUsage ?? (ca
           ? [KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]
-          : [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation],
+          : [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation]),
       ),
     ),
     ext(
       pkijs.id_BasicConstraints,
       true,
-      new pkijs.BasicConstraints(ca ? { cA: true, pathLenConstraint: r.pathLen } : {}).toSchema()
-        .toBER(),
+      new pkijs.BasicConstraints(
+        ca ? { cA: true, ...(r.pathLen === null ? {} : { pathLenConstraint: r.pathLen }) } : {},
+      ).toSchema().toBER(),
     ),
     ...(r.extra ?? []),
   ];
@@ -179,8 +190,8 @@ function issue(r: CertRequest): Uint8Array {
 function crl(issuer: TestName, issuerKey: SigningKey): Uint8Array {
   const list = new pkijs.CertificateRevocationList();
   list.version = 1;
-  list.signature = ecdsaSha256();
-  list.signatureAlgorithm = ecdsaSha256();
+  list.signature = ecdsaAlgorithm(issuerKey);
+  list.signatureAlgorithm = ecdsaAlgorithm(issuerKey);
   list.issuer = x509Name(issuer);
   list.thisUpdate = new pkijs.Time({ type: 0, value: TEST_VALIDITY.notBefore });
   list.nextUpdate = new pkijs.Time({ type: 0, value: TEST_VALIDITY.notAfter });
@@ -214,7 +225,7 @@ export function makeTestPki(spec: Spec, seed: Uint8Array, platform: TestPlatform
     pck: deriveKey(seed, "pck"),
     tcbSigning: deriveKey(seed, "tcb signing"),
   };
-  const rootDer = issue({
+  const rootDer = issueCertificate({
     seed,
     label: "root",
     subject: NAMES.root,
@@ -224,7 +235,7 @@ export function makeTestPki(spec: Spec, seed: Uint8Array, platform: TestPlatform
     crlUrl: CRL_URL.root,
     pathLen: 1,
   });
-  const caDer = issue({
+  const caDer = issueCertificate({
     seed,
     label: "platform ca",
     subject: NAMES.platformCa,
@@ -234,7 +245,7 @@ export function makeTestPki(spec: Spec, seed: Uint8Array, platform: TestPlatform
     crlUrl: CRL_URL.root,
     pathLen: 0,
   });
-  const pckDer = issue({
+  const pckDer = issueCertificate({
     seed,
     label: "pck",
     subject: NAMES.pck,
@@ -244,7 +255,7 @@ export function makeTestPki(spec: Spec, seed: Uint8Array, platform: TestPlatform
     crlUrl: CRL_URL.platformCa,
     extra: [ext(sgxOid(spec), false, encodePckExtension(spec, platform.pck).slice().buffer)],
   });
-  const tcbDer = issue({
+  const tcbDer = issueCertificate({
     seed,
     label: "tcb signing",
     subject: NAMES.tcbSigning,

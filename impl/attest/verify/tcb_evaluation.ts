@@ -43,16 +43,24 @@ export const TD_QE_IDENTITY_MIN_VERSION = 2;
 /** TDX module identities are named this prefix plus TEE_TCB_SVN[1] as two hex digits. */
 export const TDX_MODULE_ID_PREFIX = "TDX_";
 
-/** Byte positions in TEE_TCB_SVN (spec struct TEE_TCB_SVN). */
-function teeTcbSvnIndex(field: string): number {
-  const f = theSpec().struct("TEE_TCB_SVN").fields.find((x) => x.name === field);
-  if (f?.offset === undefined) throw new Error(`spec: TEE_TCB_SVN.${field} has no offset`);
-  return f.offset;
+/** Byte positions in TEE_TCB_SVN (spec struct TEE_TCB_SVN), read on first use. */
+let svnIndex: { moduleSvn: number; moduleVersion: number; lateMicrocode: number } | undefined;
+function teeTcbSvnIndex() {
+  if (!svnIndex) {
+    const at = (field: string) => {
+      const f = theSpec().struct("TEE_TCB_SVN").fields.find((x) => x.name === field);
+      if (f?.offset === undefined) throw new Error(`spec: TEE_TCB_SVN.${field} has no offset`);
+      return f.offset;
+    };
+    svnIndex = {
+      moduleSvn: at("tdx_module_svn"),
+      moduleVersion: at("tdx_module_major_version"),
+      // With the module SVN, the late microcode SVN decides whether a TD relaunch is advised.
+      lateMicrocode: at("late_microcode_svn"),
+    };
+  }
+  return svnIndex;
 }
-const MODULE_SVN = teeTcbSvnIndex("tdx_module_svn");
-const MODULE_VERSION = teeTcbSvnIndex("tdx_module_major_version");
-/** With the module SVN, the late microcode SVN decides whether a TD relaunch is advised. */
-const RELAUNCH_COMPONENT = teeTcbSvnIndex("late_microcode_svn");
 
 export interface TcbEvaluation {
   status: TcbStatus;
@@ -168,6 +176,11 @@ function relaunch(
   qeStatus: QeStatus,
   reasons: Reason[],
 ): TcbStatus {
+  const {
+    moduleSvn: MODULE_SVN,
+    moduleVersion: MODULE_VERSION,
+    lateMicrocode: RELAUNCH_COMPONENT,
+  } = teeTcbSvnIndex();
   if (qeStatus !== "UpToDate") return tdxStatus;
   if (
     !["UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"]
@@ -213,6 +226,7 @@ export function evaluateTcb(
 ): { evaluation?: TcbEvaluation; reasons: Reason[] } {
   const reasons: Reason[] = [];
   const L = quoteLayout();
+  const { moduleSvn: MODULE_SVN, moduleVersion: MODULE_VERSION } = teeTcbSvnIndex();
   const body = quote.body;
   const teeTcbSvn = body.tee_tcb_svn as Uint8Array;
 

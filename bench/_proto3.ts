@@ -1,0 +1,18 @@
+import { Platform } from "../impl/module/testing/fixture.ts";
+import { addSeptTables, gpaAndLevel, guestCallOk, GuestRunner, seamcallerOk } from "./support/td_bench_support.ts";
+import process from "node:process";
+const N = Number(Deno.args[0] ?? 32768);
+const p = new Platform(); p.readyPlatform(); const td = p.createTd(); const v = p.createVcpu(td); p.finalizeTd(td);
+const g = new GuestRunner(p, td.tdr, v);
+const at = Array.from({length: N}, (_, i) => (1n << 30n) + BigInt(i) * 4096n);
+addSeptTables(p, td.tdr, at);
+const base = p.allocRange(BigInt(N) * 4096n, 4096n);
+const aug = seamcallerOk(p, "TDH.MEM.PAGE.AUG");
+let c0 = process.cpuUsage(); let t = performance.now();
+at.forEach((gpa, i) => aug({ gpa_and_level: gpaAndLevel(p.spec, gpa, 0), tdr_pa: td.tdr, target_page_pa: base + BigInt(i) * 4096n }));
+let c1 = process.cpuUsage(c0);
+console.log("aug wall", performance.now() - t, "cpu", (c1.user + c1.system) / 1000);
+c0 = process.cpuUsage(); t = performance.now();
+g.run((port) => { for (const gpa of at) guestCallOk(p.spec, port, "TDG.MEM.PAGE.ACCEPT", { gpa_and_level: gpaAndLevel(p.spec, gpa, 0) }); });
+c1 = process.cpuUsage(c0);
+console.log("accept wall", performance.now() - t, "cpu", (c1.user + c1.system) / 1000);
