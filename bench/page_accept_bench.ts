@@ -19,11 +19,12 @@ import {
   GuestRunner,
   mib,
   printTable,
-  rate,
   seamcallerOk,
-  seconds,
+  sum,
   tdOf,
   timed,
+  TIMING_HEADER,
+  timingRow,
 } from "./support/td_bench_support.ts";
 
 const PAGE = 4096n;
@@ -102,50 +103,40 @@ function freshMemory(): PhysicalMemory {
 
 function oneGiBTd(): string[][] {
   const rssBefore = Deno.memoryUsage().rss;
-  const mapMs = timed(() => mapInsertions(PAGES));
-  const zeroMs = timed(() => pageZeroings(PAGES));
+  const map = timed(() => mapInsertions(PAGES));
+  const zero = timed(() => pageZeroings(PAGES));
 
-  let bringUpMs = 0;
   let built!: ReturnType<typeof runnableTd>;
-  bringUpMs = timed(() => built = runnableTd());
+  const bringUp = timed(() => built = runnableTd());
   const { p, tdr, guest } = built;
   const at = gpas(BASE_GPA, PAGES);
   let septPages = 0;
-  const septMs = timed(() => septPages = addSeptTables(p, tdr, at));
+  const sept = timed(() => septPages = addSeptTables(p, tdr, at));
   const hostBase = p.allocRange(BigInt(PAGES) * PAGE, PAGE);
-  const augMs = timed(() => augAll(p, tdr, at, hostBase));
-  const acceptMs = timed(() => acceptAll(p, guest, at));
+  const aug = timed(() => augAll(p, tdr, at, hostBase));
+  const accept = timed(() => acceptAll(p, guest, at));
 
-  // Every page must now be a MAPPED 4 KiB leaf owned by the TD.
+  // Every page must now be a MAPPED 4 KiB leaf.
   let mapped = 0;
   for (const e of tdOf(p, tdr).sept.values()) if (e.level === 0 && e.state === "MAPPED") mapped++;
   if (mapped !== PAGES) throw new Error(`${mapped} of ${PAGES} pages are MAPPED`);
   const rssAfter = Deno.memoryUsage().rss;
 
-  const total = septMs + augMs + acceptMs;
   return [
-    ["what", "time", "rate"],
-    ["platform bring-up, TD create/init, 1 vCPU, finalize", seconds(bringUpMs), ""],
-    [`TDH.MEM.SEPT.ADD (${septPages} Secure EPT pages)`, seconds(septMs), ""],
-    [`TDH.MEM.PAGE.AUG × ${PAGES} (host)`, seconds(augMs), rate(PAGES, augMs, "pages")],
-    [
-      `TDG.MEM.PAGE.ACCEPT × ${PAGES} (guest, one TDH.VP.ENTER)`,
-      seconds(acceptMs),
-      rate(PAGES, acceptMs, "pages"),
-    ],
-    ["1 GiB TD memory: SEPT.ADD + AUG + ACCEPT", seconds(total), rate(PAGES, total, "pages")],
-    [`reference: Map.set × ${PAGES} (bigint key)`, seconds(mapMs), rate(PAGES, mapMs, "pages")],
-    [
-      `reference: PhysicalMemory.zeroPage × ${PAGES} (private KeyID)`,
-      seconds(zeroMs),
-      rate(PAGES, zeroMs, "pages"),
-    ],
-    ["RSS before → after (process)", `${mib(rssBefore)} → ${mib(rssAfter)}`, ""],
+    TIMING_HEADER,
+    timingRow("platform bring-up; TD create, init, 1 vCPU, finalize", bringUp),
+    timingRow(`TDH.MEM.SEPT.ADD × ${septPages} (Secure EPT pages)`, sept),
+    timingRow(`TDH.MEM.PAGE.AUG × ${PAGES} (host)`, aug, PAGES),
+    timingRow(`TDG.MEM.PAGE.ACCEPT × ${PAGES} (guest, one TDH.VP.ENTER)`, accept, PAGES),
+    timingRow("1 GiB: SEPT.ADD + PAGE.AUG + PAGE.ACCEPT", sum(sept, aug, accept), PAGES),
+    timingRow(`reference: Map.set × ${PAGES} (bigint key)`, map, PAGES),
+    timingRow(`reference: PhysicalMemory.zeroPage × ${PAGES} (new pages)`, zero, PAGES),
+    [`process RSS before → after: ${mib(rssBefore)} → ${mib(rssAfter)}`],
   ];
 }
 
 printTable(
-  `1 GiB of TD private memory by PAGE.AUG + PAGE.ACCEPT (${PAGES} pages, one run)`,
+  `1 GiB of TD private memory by TDH.MEM.PAGE.AUG + TDG.MEM.PAGE.ACCEPT (${PAGES} pages, one run)`,
   oneGiBTd(),
 );
 

@@ -4,9 +4,10 @@ import { parse as parseYaml } from "yaml";
 import { checkSpec, formatDiagnostic } from "../impl/spec/mod.ts";
 import { GeneratorContext } from "./vectors/generator_context.ts";
 import { structDecodeFile, structRoundtrip } from "./vectors/struct_generators.ts";
-import { moduleSequence } from "./vectors/module_generators.ts";
+import { moduleMetadataRead, moduleSequence } from "./vectors/module_generators.ts";
 import { measureTdvf } from "./vectors/measure_generators.ts";
 import { attestRecorded } from "./vectors/attest_generators.ts";
+import { attestVerify } from "./vectors/verify_generators.ts";
 import { fixtureProblems, vectorProblems } from "../runner/vectors_io.ts";
 import { compareTree, writeTree } from "./generated_tree.ts";
 import type { Fixture, Vector } from "../runner/vector_types.ts";
@@ -20,8 +21,10 @@ export const GENERATORS: Record<string, Generator> = {
   "struct-roundtrip": structRoundtrip,
   "struct-decode-file": structDecodeFile,
   "module-sequence": moduleSequence,
+  "module-metadata-read": moduleMetadataRead,
   "measure-tdvf": measureTdvf,
   "attest-recorded": attestRecorded,
+  "attest-verify": attestVerify,
 };
 
 const root = new URL("../", import.meta.url).pathname;

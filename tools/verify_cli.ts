@@ -1,15 +1,15 @@
 // deno task verify QUOTE [--root PEM] [--collateral FILE]... [--at TIME]
 //   [--expect KEY=HEX,...] [--allow-debug] [--json]
 // Verifies a TD quote (ECDSA-P256, v4 or v5) to the Intel SGX Root CA and, with collateral,
-// computes its TCB status. Exit 0 when verified, 1 when verification fails, 2 on bad usage
-// or an unreadable input file.
+// computes its TCB status; or a DICE quote (TDX Quoting extension) to the DCP DICE Global
+// Root CA. Exit 0 when verified, 1 when verification fails, 2 on bad usage or an
+// unreadable input file.
 import { parseArgs } from "node:util";
 import {
   addCollateralFile,
   type Collateral,
   emptyCollateral,
   expectableKeys,
-  intelSgxRoot,
   parseExpectations,
   renderHuman,
   renderJson,
@@ -20,7 +20,9 @@ import {
 
 export const USAGE = `usage: deno task verify QUOTE [options]
   QUOTE                 a TD quote file (binary, or hex text)
-  --root PEM            trust anchor (default: impl/attest/roots/intel_sgx_root_ca.pem)
+  --root PEM            trust anchor, P-256 or P-384 (default: impl/attest/roots/
+                        intel_sgx_root_ca.pem for ECDSA quotes, dcp_dice_global_root_ca.pem
+                        for DICE quotes)
   --collateral FILE     repeatable: dcap-qvl collateral JSON, Intel PCS tcbInfo / enclaveIdentity
                         responses, PEM issuer chain (Intel SGX TCB Signing), DER or PEM CRLs
   --at TIME             verification time, ISO 8601 (default: now)
@@ -102,13 +104,12 @@ export async function main(
         throw new UsageError(`--expect: unknown field "${e.key}" (known: ${known.join(", ")})`);
       }
     }
-    let root: TrustAnchor;
+    // Without --root each format uses its own root (Intel SGX Root CA, DCP DICE Global Root CA).
+    let root: TrustAnchor | undefined;
     if (values.root !== undefined) {
       const r = await trustAnchorFromBytes(await readInput(values.root, "--root"));
       if (typeof r === "string") throw new UsageError(`--root ${values.root}: ${r}`);
       root = r;
-    } else {
-      root = await intelSgxRoot();
     }
     let collateral: Collateral | undefined;
     for (const path of values.collateral ?? []) {

@@ -18,6 +18,7 @@ import os
 import sys
 
 from tdvf_measure import Layout, measure_step
+from quote_parse import parse_quote
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SPEC = os.path.join(HERE, "..", "..", "docs", "spec.json")
@@ -196,7 +197,27 @@ def struct_step(spec, op, inp):
         return {"error": {"class": "invalid-input", "detail": str(e)}}
 
 
-OPS = ["struct.decode", "struct.encode", "measure.tdvf"]
+def quote_input(root, inp):
+    """The quote bytes of an attest step: a file under the suite or hex, then cut or bit-flipped."""
+    if "quote_hex" in inp:
+        data = bytes.fromhex(inp["quote_hex"])
+    else:
+        with open(os.path.join(root, inp["quote"]), "rb") as fh:
+            data = fh.read()
+    if "quote_truncate" in inp:
+        data = data[:inp["quote_truncate"]]
+    data = bytearray(data)
+    for p in inp.get("quote_patch", []):
+        for i, b in enumerate(bytes.fromhex(p["xor"])):
+            data[p["offset"] + i] ^= b
+    return bytes(data)
+
+
+def parse_step(spec, root, inp):
+    return parse_quote(spec, decode, quote_input(root, inp))
+
+
+OPS = ["struct.decode", "struct.encode", "measure.tdvf", "attest.parse"]
 
 
 def main():
@@ -220,7 +241,7 @@ def main():
                 "type": "ready",
                 "protocol": 1,
                 "implementation": {"name": "python-example", "version": "0.1.0", "language": "Python 3"},
-                "capabilities": {"layers": ["struct", "measure"], "ops": OPS},
+                "capabilities": {"layers": ["struct", "measure", "attest"], "ops": OPS},
             }
         elif t == "run":
             seq = msg["seq"]
@@ -232,6 +253,8 @@ def main():
                         raise NotImplementedError(step["op"])
                     if step["op"] == "measure.tdvf":
                         steps.append(measure_step(layout, root, step["input"]))
+                    elif step["op"] == "attest.parse":
+                        steps.append(parse_step(spec, root, step["input"]))
                     else:
                         steps.append(struct_step(spec, step["op"], step["input"]))
                 reply = {"type": "result", "seq": seq, "steps": steps}

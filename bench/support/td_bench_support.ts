@@ -9,6 +9,7 @@ import type { GuestPort } from "../../impl/cpu/guest_execution.ts";
 import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { alignDown, entryAt, septGeometry } from "../../impl/module/sept.ts";
 import type { TdState } from "../../impl/module/state.ts";
+import process from "node:process";
 
 type Inputs = Record<string, bigint | number>;
 
@@ -81,7 +82,8 @@ export class GuestRunner {
   private readonly jobs: ((port: GuestPort) => void)[] = [];
   private readonly enter: (inputs: Inputs) => bigint;
   private readonly handle: bigint;
-  private failure?: unknown;
+  /** An error the last job threw inside the guest, rethrown on the host side. */
+  private readonly failed: { error?: unknown } = {};
 
   constructor(private readonly p: Platform, tdr: bigint, tdvpr: bigint) {
     const spec = p.spec;
@@ -90,14 +92,14 @@ export class GuestRunner {
       .find((r) => r.name === "vcpu_handle_and_flags")!.fields!;
     this.handle = encodeBits(fields, { tdvpr_pa: tdvpr >> 12n });
     const jobs = this.jobs;
-    const self = this;
+    const failed = this.failed;
     p.cpu.attachGuestProgram(tdr, function* (port) {
       for (;;) {
         const job = jobs.shift();
         try {
           job?.(port);
         } catch (e) {
-          self.failure = e;
+          failed.error = e;
         }
         tdcallByName(spec, port, "TDG.VP.VMCALL", { control: 0n });
         yield;
@@ -109,9 +111,9 @@ export class GuestRunner {
     this.jobs.push(job);
     const status = this.enter({ vcpu_handle_and_flags: this.handle });
     const d = this.p.describe(status);
-    if (this.failure) {
-      const e = this.failure;
-      this.failure = undefined;
+    if (this.failed.error !== undefined) {
+      const e = this.failed.error;
+      this.failed.error = undefined;
       throw e;
     }
     const tdcall = this.p.spec.enumValue("VMX_EXIT_REASON", "TDCALL");
@@ -146,19 +148,56 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** Runs `f` and returns how long it took in milliseconds. */
-export function timed(f: () => void): number {
-  const t = performance.now();
-  f();
-  return performance.now() - t;
+export interface Timing {
+  /** Wall-clock milliseconds. */
+  wall: number;
+  /** Milliseconds of CPU time the whole process used meanwhile (user + system, all threads). */
+  cpu: number;
 }
 
-/** Prints rows of [label, value, value...] aligned in columns. */
+/**
+ * Runs `f` and says how long it took, by the clock and in CPU time. On a machine shared
+ * with other work the clock also counts the time other processes had the CPU; the CPU
+ * time does not.
+ */
+export function timed(f: () => void): Timing {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  f();
+  const wall = performance.now() - t;
+  const used = process.cpuUsage(c);
+  return { wall, cpu: (used.user + used.system) / 1000 };
+}
+
+/** A row: label, wall time, CPU time, and the rate of `n` `unit`s by each. */
+export function timingRow(label: string, t: Timing, n?: number, unit = "pages"): string[] {
+  return [
+    label,
+    seconds(t.wall),
+    seconds(t.cpu),
+    n === undefined ? "" : rate(n, t.wall, unit),
+    n === undefined ? "" : rate(n, t.cpu, unit),
+  ];
+}
+
+export const TIMING_HEADER = ["", "wall", "CPU", "rate (wall)", "rate (CPU)"];
+
+export function sum(...ts: Timing[]): Timing {
+  return { wall: ts.reduce((a, t) => a + t.wall, 0), cpu: ts.reduce((a, t) => a + t.cpu, 0) };
+}
+
+/** Prints rows of [label, value, value...] aligned in columns; a one-cell row is a note. */
 export function printTable(title: string, rows: string[][]): void {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const table = rows.filter((r) => r.length > 1);
+  const widths = table[0].map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
   console.log(`\n${title}`);
   for (const r of rows) {
-    console.log("  " + r.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))
-      .join("  "));
+    if (r.length === 1) {
+      console.log(`  ${r[0]}`);
+      continue;
+    }
+    console.log(
+      "  " + r.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  "),
+    );
   }
 }

@@ -454,3 +454,21 @@ Deno.test("KVM_CREATE_VCPU on a TD: split irqchip required, only after KVM_TDX_I
   assert.equal(td.createVcpu(99).errnoName, "EINVAL");
   assert.equal(td.checkExtension("KVM_CAP_MAX_VCPUS"), BigInt(bed.platform.cpu.lps.length));
 });
+
+Deno.test("a vCPU moved to another CPU is flushed off the old one first", () => {
+  const seen: Registers[] = [];
+  const spec = kvmBed({}, false).platform.spec;
+  const s = sub(spec, "GetTdVmCallInfo");
+  const { vcpu, bed } = running(vmcallGuest(spec, [{ R10: 0n, R11: s, R12: 1n }], seen));
+  expectExit(vcpu, "KVM_EXIT_TDX");
+  const old = vcpu.cpu;
+  vcpu.lp = (old + 1) % bed.platform.cpu.lps.length;
+  bed.mark();
+  expectExit(vcpu, "KVM_EXIT_SHUTDOWN");
+  assert.deepEqual(bed.calls(), ["TDH.VP.FLUSH", "TDH.VP.ENTER"]);
+  const log = vcpu.host.seam.log;
+  const flush = log.findLast((c) => c.name === "TDH.VP.FLUSH")!;
+  const enter = log.findLast((c) => c.name === "TDH.VP.ENTER")!;
+  assert.deepEqual([flush.lp, enter.lp], [old, vcpu.lp]);
+  assert.equal(seen[0].R10, 0n);
+});

@@ -4,6 +4,7 @@
 // features, handoff), the platform TDH.SYS.INIT recorded (packages, CMRs), the module's
 // build constants in the spec (TDMR limits, control-structure sizes, TD configurability)
 // and the state of the 2026 extensions.
+import { decodeBits, encodeBits } from "../spec/bits.ts";
 import type { MdContext, MdElement, MdFieldHandler, MdHandlers } from "./metadata.ts";
 import { platformLimit } from "./platform_limits.ts";
 import { tdxLimit } from "./td_limits.ts";
@@ -70,8 +71,10 @@ export const GLOBAL_MD_VALUES: MdHandlers = {
     const f = features0(c.spec, c.state.profile);
     // LOCAL_ATTESTATION needs SEAMVERIFYREPORT from the CPU.
     const caps = c.state.platform.sampled?.seamCapabilities ?? c.cpu.platform.seamCapabilities;
-    const verify = c.cpu.msrs.decode("SEAMOPS_CAPABILITIES", caps).SEAMVERIFYREPORT === 1n;
-    const la = c.cpu.msrs.encode("TDX_FEATURES0", { LOCAL_ATTESTATION: 1n });
+    const verify =
+      decodeBits(c.spec.bitfield("SEAMOPS_CAPABILITIES").fields, caps).fields.SEAMVERIFYREPORT ===
+        1n;
+    const la = encodeBits(c.spec.bitfield("TDX_FEATURES0").fields, { LOCAL_ATTESTATION: 1n });
     return verify ? f : f & ~la;
   }),
   // CMR Info

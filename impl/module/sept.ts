@@ -53,20 +53,48 @@ export interface SeptGeometry {
   numL2Vms: number;
 }
 
-/** The TD's Secure EPT shape, from the EPTP and CONFIG_FLAGS TDH.MNG.INIT recorded. */
+/** The last geometry worked out per TD, with the inputs it came from. */
+const geometries = new WeakMap<
+  TdState,
+  { spec: Spec; eptp?: bigint; configFlags?: bigint; numL2Vms?: number; g: SeptGeometry }
+>();
+
+/**
+ * The TD's Secure EPT shape, from the EPTP and CONFIG_FLAGS TDH.MNG.INIT recorded. Every
+ * Secure EPT leaf asks for it, so it is decoded again only when those inputs change.
+ */
 export function septGeometry(spec: Spec, td: TdState): SeptGeometry {
+  const c = geometries.get(td);
+  if (
+    c && c.spec === spec && c.eptp === td.eptp && c.configFlags === td.configFlags &&
+    c.numL2Vms === td.numL2Vms
+  ) {
+    return c.g;
+  }
+  const g = decodeGeometry(spec, td);
+  geometries.set(td, {
+    spec,
+    eptp: td.eptp,
+    configFlags: td.configFlags,
+    numL2Vms: td.numL2Vms,
+    g,
+  });
+  return g;
+}
+
+function decodeGeometry(spec: Spec, td: TdState): SeptGeometry {
   const pwl = td.eptp === undefined
     ? 3
     : Number(decodeBits(spec.bitfield("EPTP_CONTROLS").fields, td.eptp).fields.EPT_PWL);
   const gpaw52 = td.configFlags !== undefined &&
     decodeBits(spec.bitfield("CONFIG_FLAGS").fields, td.configFlags).fields.GPAW === 1n;
   const gpaw = gpaw52 ? 52 : 48;
-  return {
+  return Object.freeze({
     maxLevel: pwl,
     gpaw,
     sharedBit: 1n << BigInt(gpaw - 1),
     numL2Vms: td.numL2Vms ?? 0,
-  };
+  });
 }
 
 /**

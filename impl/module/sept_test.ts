@@ -135,6 +135,23 @@ Deno.test("private GPA checks follow GPAW", () => {
   assert.ok(!checkPrivateGpa(g52, 1n << 51n));
 });
 
+Deno.test("the geometry follows the TD's EPTP and CONFIG_FLAGS when they change", () => {
+  const { p, td } = setup();
+  const first = septGeometry(p.spec, td);
+  assert.equal(septGeometry(p.spec, td), first, "unchanged inputs: the same geometry");
+  td.eptp = encodeBits(p.spec.bitfield("EPTP_CONTROLS").fields, {
+    EPT_PWL: p.spec.enumValue("SEPT_LEVEL", "PML5"),
+  });
+  td.configFlags = encodeBits(p.spec.bitfield("CONFIG_FLAGS").fields, { GPAW: 1n });
+  td.numL2Vms = 2;
+  const g = septGeometry(p.spec, td);
+  assert.deepEqual({ ...g }, { maxLevel: 4, gpaw: 52, sharedBit: 1n << 51n, numL2Vms: 2 });
+  td.eptp = undefined;
+  td.configFlags = undefined;
+  td.numL2Vms = undefined;
+  assert.deepEqual({ ...septGeometry(p.spec, td) }, { ...first });
+});
+
 Deno.test("translateGpa gives the HPA of a present leaf, or where the walk stopped", () => {
   const { p, td } = setup();
   linkTables(td, GPA, 0);

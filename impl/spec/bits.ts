@@ -1,8 +1,11 @@
 // Decoding and encoding integers by a bitfield item's layout.
 import type { BitField } from "./types.ts";
 
+/** Masks of widths 0-128, made once: every leaf decodes registers on its way in. */
+const MASKS = Array.from({ length: 129 }, (_, w) => (1n << BigInt(w)) - 1n);
+
 function mask(width: number): bigint {
-  return (1n << BigInt(width)) - 1n;
+  return MASKS[width] ?? (1n << BigInt(width)) - 1n;
 }
 
 export function extractBits(value: bigint, [lo, hi]: [number, number]): bigint {

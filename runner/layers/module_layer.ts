@@ -1,11 +1,14 @@
 // The reference's module layer: a fresh platform (CPU + TDX module) per vector; steps
-// write host memory and issue SEAMCALLs with registers as the vector gives them.
+// write host memory, issue SEAMCALLs with registers as the vector gives them, and run
+// one TDCALL in a TD's vCPU (the host enters it, a scripted guest makes the call).
 import { Platform } from "../../impl/module/testing/fixture.ts";
 import { leafRegisters } from "../../impl/cpu/leaf_call.ts";
-import { type Gpr, registers } from "../../impl/cpu/registers.ts";
+import { type Gpr, type Registers, registers } from "../../impl/cpu/registers.ts";
+import { decodeBits, encodeBits } from "../../impl/spec/bits.ts";
 import { bytesToHex, hexToBytes, parseHex, toHex } from "../../impl/spec/hex.ts";
-import type { Spec } from "../../impl/spec/mod.ts";
+import type { LeafItem, Spec } from "../../impl/spec/mod.ts";
 import type { StepActual } from "../vector_types.ts";
+import { type GuestJob, ScriptedTd } from "./module_guest.ts";
 
 /** A status as vectors state it: its name and the operand (or raw detail), never a message. */
 export function statusView(
@@ -22,8 +25,18 @@ export function statusView(
   return view;
 }
 
+/** TDH.VP.ENTER's exit information registers, reported with a TD exit. */
+const EXIT_INFO_REGS: Gpr[] = ["RCX", "RDX", "R8", "R9"];
+
 export class ModuleSession {
-  readonly platform = new Platform();
+  readonly platform: Platform;
+  /** The scripted software of each TD a tdcall step ran in, by TDR. */
+  private readonly guests = new Map<bigint, ScriptedTd>();
+
+  /** `platform`: run on an existing platform (the vector generator records on it). */
+  constructor(platform?: Platform) {
+    this.platform = platform ?? new Platform();
+  }
 
   step(op: string, input: Record<string, unknown>): StepActual {
     const p = this.platform;
@@ -36,34 +49,175 @@ export class ModuleSession {
           bytes: bytesToHex(p.cpu.memory.read(parseHex(String(input.pa)), Number(input.length))),
         };
       case "seamcall": {
-        // Either a leaf by name and version, or RAX as is (unknown leaves, reserved bits).
-        const leaf = input.leaf !== undefined
-          ? p.spec.seamcalls.get(String(input.leaf))
-          : undefined;
-        if (input.leaf !== undefined && !leaf) {
-          return { error: { class: "unknown-leaf", leaf: input.leaf } };
-        }
-        const regs = leaf
-          ? leafRegisters(p.spec, leaf, {}, Number(input.version ?? 0))
-          : registers();
-        if (!leaf) regs.RAX = parseHex(String(input.rax));
-        for (const [reg, v] of Object.entries((input.regs ?? {}) as Record<string, string>)) {
-          regs[reg as Gpr] = parseHex(v);
-        }
+        const built = this.callRegisters("seamcall", input);
+        if ("error" in built) return built;
+        const { leaf, regs } = built;
         const outcome = p.cpu.seamcall(Number(input.lp ?? 0), regs);
         if (outcome.kind !== "completed") return { fault: outcome.kind };
         const status = statusView(p.spec, regs.RAX, (v) => p.describe(v));
         const result: StepActual = { status };
-        if (leaf && status.name === "TDX_SUCCESS") {
-          const out: Record<string, string> = {};
-          for (const r of leaf.outputs) {
-            if (r.reg !== "RAX" && r.reg in regs) out[r.reg] = toHex(regs[r.reg as Gpr]);
-          }
-          result.regs = out;
-        }
+        if (leaf && status.name === "TDX_SUCCESS") result.regs = outputs(leaf, regs);
         return result;
       }
+      case "tdcall":
+        return this.tdcall(input);
     }
     return { error: { class: "unsupported-op", op } };
   }
+
+  /** Either a leaf by name and version, or RAX as is (unknown leaves, reserved bits). */
+  private callRegisters(
+    kind: "seamcall" | "tdcall",
+    input: Record<string, unknown>,
+  ): { leaf?: LeafItem; regs: Registers } | { error: Record<string, unknown> } {
+    const spec = this.platform.spec;
+    const leaf = input.leaf !== undefined
+      ? (kind === "seamcall" ? spec.seamcalls : spec.tdcalls).get(String(input.leaf))
+      : undefined;
+    if (input.leaf !== undefined && !leaf) {
+      return { error: { class: "unknown-leaf", leaf: input.leaf } };
+    }
+    const regs = leaf ? leafRegisters(spec, leaf, {}, Number(input.version ?? 0)) : registers();
+    if (!leaf) regs.RAX = parseHex(String(input.rax));
+    for (const [reg, v] of Object.entries((input.regs ?? {}) as Record<string, string>)) {
+      regs[reg as Gpr] = parseHex(v);
+    }
+    return { leaf, regs };
+  }
+
+  private scripted(tdr: bigint): ScriptedTd {
+    let g = this.guests.get(tdr);
+    if (!g) {
+      const p = this.platform;
+      g = new ScriptedTd(p.spec, p.cpu, () => p.module, tdr);
+      this.guests.set(tdr, g);
+    }
+    return g;
+  }
+
+  /** TDH.VP.ENTER of `tdvpr` on `lp`, with the host's registers for a pending TDVMCALL. */
+  private enter(lp: number, tdvpr: bigint, host: Record<string, string>): Registers {
+    const spec = this.platform.spec;
+    const leaf = spec.seamcall("TDH.VP.ENTER");
+    const handle = leaf.inputs.find((r) => r.name === "vcpu_handle_and_flags")!;
+    const regs = leafRegisters(spec, leaf, {
+      vcpu_handle_and_flags: encodeBits(handle.fields!, { tdvpr_pa: tdvpr >> 12n }),
+    });
+    for (const [reg, v] of Object.entries(host)) regs[reg as Gpr] = parseHex(v);
+    const outcome = this.platform.cpu.seamcall(lp, regs);
+    if (outcome.kind !== "completed") throw new Error(`TDH.VP.ENTER ended with ${outcome.kind}`);
+    return regs;
+  }
+
+  private view(status: bigint): Record<string, unknown> {
+    const p = this.platform;
+    return statusView(p.spec, status, (v) => p.describe(v));
+  }
+
+  /** The VMX exit reason in bits 31:0 of a TD exit's status, by its spec name. */
+  private exitReason(status: bigint): string {
+    const code = status & 0xFFFF_FFFFn;
+    const v = this.platform.spec.enum("VMX_EXIT_REASON").values.find((x) =>
+      BigInt(x.value) === code
+    );
+    return v?.name ?? toHex(code);
+  }
+
+  /**
+   * The host enters the vCPU; the guest writes memory, executes the TDCALL, reads memory
+   * and exits with TDG.VP.VMCALL. For TDG.VP.VMCALL itself the host sees the call's exit
+   * and enters again (with `host_regs`) so that it completes.
+   */
+  private tdcall(input: Record<string, unknown>): StepActual {
+    const p = this.platform;
+    const built = this.callRegisters("tdcall", input);
+    if ("error" in built) return built;
+    const { leaf, regs } = built;
+    const tdvpr = parseHex(String(input.vcpu));
+    const lp = Number(input.lp ?? 0);
+    const vcpu = p.module.state.vcpus.get(tdvpr);
+    let job: GuestJob | undefined;
+    const vmcallLeaf = p.spec.tdcall("TDG.VP.VMCALL");
+    if (vcpu) {
+      job = {
+        regs,
+        isVmcall: (regs.RAX & 0xFFFFn) === BigInt(vmcallLeaf.leaf),
+        writes: ((input.memory_writes ?? []) as { gpa: string; bytes: string }[]).map((w) => ({
+          gpa: parseHex(w.gpa),
+          bytes: hexToBytes(w.bytes),
+        })),
+        reads: ((input.memory_reads ?? []) as { gpa: string; length: number }[]).map((r) => ({
+          gpa: parseHex(r.gpa),
+          length: Number(r.length),
+        })),
+        memory: [],
+      };
+      this.scripted(vcpu.tdr).jobs.set(vcpu.index, job);
+    }
+    let entered = this.enter(lp, tdvpr, {});
+    if (!job?.outcome) {
+      // The vCPU did not run the guest: the entry failed (or exited before the guest ran).
+      if (vcpu) this.scripted(vcpu.tdr).jobs.delete(vcpu.index);
+      return { enter: this.view(entered.RAX) };
+    }
+    const result: StepActual = {};
+    if (job.outcome === "vmcall-exit") {
+      // What the host saw of the guest's TDG.VP.VMCALL: RCX and the selected GPRs.
+      const control = p.spec.tdcall("TDG.VP.VMCALL").inputs.find((r) => r.name === "control")!;
+      const select = decodeBits(control.fields!, regs.RCX).fields.GPR_SELECT;
+      const seen: Record<string, string> = { RCX: toHex(entered.RCX) };
+      for (const reg of selectedGprs(p.spec, select)) seen[reg] = toHex(entered[reg]);
+      result.vmcall_exit = { status: this.view(entered.RAX), regs: seen };
+      entered = this.enter(lp, tdvpr, (input.host_regs ?? {}) as Record<string, string>);
+      // The guest generator moved the job on while the host re-entered.
+      if ((job.outcome as GuestJob["outcome"]) !== "completed") {
+        return { ...result, enter: this.view(entered.RAX) };
+      }
+      const back: Record<string, string> = {};
+      for (const reg of selectedGprs(p.spec, select)) back[reg] = toHex(regs[reg]);
+      result.vmcall_return = back;
+    }
+    switch (job.outcome) {
+      case "write-fault":
+        return { memory_fault: toHex(job.fault!) };
+      case "td-exit": {
+        const info: Record<string, string> = {};
+        for (const r of EXIT_INFO_REGS) info[r] = toHex(entered[r]);
+        return {
+          td_exit: this.exitReason(entered.RAX),
+          exit: { status: this.view(entered.RAX), regs: info },
+        };
+      }
+      case "ve": {
+        const ve = p.module.state.vcpus.get(tdvpr)?.veInfo;
+        result.ve = ve?.valid ? this.exitReason(ve.exitReason) : "unknown";
+        break;
+      }
+      case "completed": {
+        result.status = this.view(regs.RAX);
+        // Success and informational statuses (bit 63 clear) return output registers.
+        if ((regs.RAX >> 63n) === 0n && leaf) result.regs = outputs(leaf, regs);
+        break;
+      }
+    }
+    if (job.reads.length) result.memory = job.memory.map(bytesToHex);
+    if (job.fault !== undefined) result.memory_fault = toHex(job.fault);
+    return result;
+  }
+}
+
+/** A leaf's output registers other than RAX, as the vector states them. */
+function outputs(leaf: LeafItem, regs: Registers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of leaf.outputs) {
+    if (r.reg !== "RAX" && r.reg in regs) out[r.reg] = toHex(regs[r.reg as Gpr]);
+  }
+  return out;
+}
+
+/** The GPRs a TDG.VP.VMCALL GPR_SELECT bitmap names (by the spec's GPR_INDEX). */
+function selectedGprs(spec: Spec, select: bigint): Gpr[] {
+  return spec.enum("GPR_INDEX").values
+    .filter((v) => ((select >> BigInt(v.value)) & 1n) === 1n)
+    .map((v) => v.name as Gpr);
 }

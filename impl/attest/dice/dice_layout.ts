@@ -84,8 +84,6 @@ function build(spec: Spec): DiceLayout {
   const sign1 = spec.struct("DICE_QUOTE_COSE_SIGN1");
   const sigField = sign1.fields.find((f) => f.name === "signature");
   if (!sigField?.size) throw new Error("DICE_QUOTE_COSE_SIGN1.signature has no size");
-  const hdr = keys(spec, "COSE_HEADER_LABEL" as never, [] as never[]);
-  void hdr;
   const label = (n: string) => Number(spec.enumValue("COSE_HEADER_LABEL", n));
   const claims = keys(spec, "DICE_QUOTE_CLAIMS", [
     "iss",

@@ -21,6 +21,7 @@ import { quoteLayout } from "./quote_layout.ts";
 import { type CheckName, type CheckOutcome, type Reason, reason } from "./reason.ts";
 import { evaluateTcb, type TcbEvaluation } from "./tcb_evaluation.ts";
 import { debugReasons, expectReasons } from "./td_policy.ts";
+import { intelSgxRoot } from "./trust_root.ts";
 import type { DecodedView, QuoteVerification, VerifyOptions } from "./verification.ts";
 
 export const ECDSA_FORMAT = "ecdsa-p256-quote";
@@ -278,4 +279,5 @@ export const ecdsaQuoteFormat = {
   description: "ECDSA-P256 quote, versions 4 and 5 (DCAP)",
   detect: looksLikeEcdsaQuote,
   verify,
+  defaultRoot: intelSgxRoot,
 };

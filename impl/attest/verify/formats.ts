@@ -1,11 +1,14 @@
-// Quote formats and the dispatch between them. The ECDSA-P256 quote (v4/v5) is built in;
-// another format (the DICE/COSE quote of the TDX Quoting extension) plugs in with
-// registerQuoteFormat. A quote no format recognizes is refused with a structured
-// "unsupported quote format" reason.
+// Quote formats and the dispatch between them. The ECDSA-P256 quote (v4/v5) and the DICE
+// quote of the TDX Quoting extension (CBOR COSE_Sign1, ES384) are built in; another format
+// plugs in with registerQuoteFormat. A quote no format recognizes is refused with a
+// structured "unsupported quote format" reason. Each format has its own default root (the
+// Intel SGX Root CA, the DCP DICE Global Root CA), used when the caller gives none.
 import { bytesToHex } from "../../spec/hex.ts";
+import type { TrustAnchor } from "./cert_chain.ts";
+import { diceQuoteFormat } from "./dice/dice_quote_format.ts";
 import { ecdsaQuoteFormat } from "./ecdsa_quote_format.ts";
 import { reason } from "./reason.ts";
-import type { QuoteVerification, VerifyOptions } from "./verification.ts";
+import type { QuoteVerification, VerifyOptions, VerifyRequest } from "./verification.ts";
 
 export interface QuoteFormat {
   /** Short stable name, reported as QuoteVerification.format. */
@@ -15,9 +18,11 @@ export interface QuoteFormat {
   detect(bytes: Uint8Array): boolean;
   /** Full verification; must not throw on any input. */
   verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteVerification>;
+  /** The trust anchor used when the caller gives none. */
+  defaultRoot?(): Promise<TrustAnchor>;
 }
 
-const registry: QuoteFormat[] = [ecdsaQuoteFormat];
+const registry: QuoteFormat[] = [diceQuoteFormat, ecdsaQuoteFormat];
 
 /**
  * Adds a format (replacing one of the same name); it is tried before the ones registered
@@ -49,7 +54,7 @@ export function detectQuoteFormat(bytes: Uint8Array): QuoteFormat | undefined {
 
 export async function verifyQuote(
   bytes: Uint8Array,
-  options: VerifyOptions,
+  request: VerifyRequest,
 ): Promise<QuoteVerification> {
   const format = detectQuoteFormat(bytes);
   if (!format) {
@@ -65,7 +70,16 @@ export async function verifyQuote(
     };
   }
   try {
-    return await format.verify(bytes, options);
+    const root = request.root ?? await format.defaultRoot?.();
+    if (!root) {
+      return {
+        ok: false,
+        format: format.name,
+        checks: [{ check: "format", status: "fail" }],
+        reasons: [reason("format", `no trust anchor given and ${format.name} has no default root`)],
+      };
+    }
+    return await format.verify(bytes, { ...request, root });
   } catch (e) {
     // A format module must not throw; if one does, it is still a failed verification.
     return {

@@ -9,6 +9,8 @@ export type CheckName =
   | "qe_report_signature"
   | "qe_report_data"
   | "pck_chain"
+  /** The certificate chain of a DICE quote, to the DICE root. */
+  | "dice_chain"
   | "crl"
   | "collateral"
   | "tcb_info"

@@ -1,7 +1,11 @@
 // Loading trust anchors: the Intel SGX Root CA shipped in impl/attest/roots, or a
-// certificate given as PEM or DER.
+// certificate given as PEM or DER - a P-256 root (ECDSA quotes) or a P-384 one (the DICE
+// root of DICE quotes).
 import { type TrustAnchor, trustAnchorFrom } from "./cert_chain.ts";
+import { diceTrustAnchorFrom } from "./dice/dice_trust_root.ts";
+import { importSpkiP384Key } from "./dice/es384.ts";
 import { pemCertificates } from "./pem.ts";
+import { parseCertificate } from "./x509_cert.ts";
 
 export const DEFAULT_ROOT_URL = new URL("../roots/intel_sgx_root_ca.pem", import.meta.url);
 
@@ -14,6 +18,8 @@ export async function trustAnchorFromBytes(bytes: Uint8Array): Promise<TrustAnch
     if (!certs?.length) return "no PEM certificate in it";
     der = certs[0];
   }
+  const cert = parseCertificate(der);
+  if (cert && await importSpkiP384Key(cert.spki)) return await diceTrustAnchorFrom(der);
   return await trustAnchorFrom(der);
 }
 

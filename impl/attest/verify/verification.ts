@@ -6,6 +6,7 @@ import type { TcbEvaluation } from "./tcb_evaluation.ts";
 import type { Expectation } from "./td_policy.ts";
 
 export interface VerifyOptions {
+  /** The trust anchor the quote's chain must end at. */
   root: TrustAnchor;
   collateral?: Collateral;
   /** The time certificates, CRLs and collateral must be valid at. */
@@ -27,3 +28,6 @@ export interface QuoteVerification {
   reasons: Reason[];
   tcb?: TcbEvaluation;
 }
+
+/** VerifyOptions as a caller gives them: without a root, the format's default root is used. */
+export type VerifyRequest = Omit<VerifyOptions, "root"> & { root?: TrustAnchor };
