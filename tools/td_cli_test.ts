@@ -202,7 +202,7 @@ Deno.test("td --quote: an in-process QGS's quote, in hex and decoded, over the T
   assert.equal(doc.qgs, "in-process");
   assert.match(doc.quote, /^([0-9a-f]{2})+$/);
   const f = doc.quote_fields;
-  assert.equal(f["header.version"], "0x4");
+  assert.equal(f["header.version"], "0x4 (V4)");
   assert.equal(f["body.mr_td"], DEBIAN_MRTD);
   assert.equal(f["body.report_data"], RD);
   assert.equal(f["body.rtmr3"], doc.fields["td_info.rtmr3"]);
