@@ -23,6 +23,8 @@ import { makeQuoteGenerator, type QuoteGenerator } from "./attest/quote/quote_ge
 import { makeCollateral } from "./attest/quote/collateral.ts";
 import { startQgs } from "./attest/qgs/server.ts";
 import { collateralFromDcapQvl, trustAnchorFromBytes, verifyQuote } from "./attest/verify/mod.ts";
+import { DICE_FORMAT } from "./attest/verify/dice/dice_quote_format.ts";
+import { diceTrustAnchorFrom } from "./attest/verify/dice/dice_trust_root.ts";
 
 const spec = theSpec();
 const codec = new StructCodec(spec);
@@ -160,6 +162,8 @@ Deno.test("e2e quote: GetQuote through the launcher to a QGS on 127.0.0.1, polle
         assert.ok(s.guest.finished);
         assert.ok(out.outblob?.ok, JSON.stringify(out.outblob));
         assert.equal(s.run.exits.KVM_EXIT_TDX, mode === "notify" ? 2 : 1);
+        // The guest halted while the QGS worked, and woke for the answer.
+        assert.ok(s.run.exits["EINTR/KVM_EXIT_INTR"] >= 1);
         assert.deepEqual(service.requests, [{ form: "tdreport", status: "GET_QUOTE_SUCCESS" }]);
         assert.deepEqual(
           s.td.quotes.delivered,
@@ -185,6 +189,18 @@ Deno.test("e2e quote: no QGS listening is SERVICE_UNAVAILABLE, a QGS error is GE
     assert.deepEqual(out.outblob, { ok: false, errno: "EIO" });
     assert.equal(service.requests[0].status, "GET_QUOTE_SERVICE_UNAVAILABLE");
     assert.equal(service.requests[0].error?.kind, "connect");
+  });
+  await t.step("a synchronous run cannot wait for a socket QGS", () => {
+    const conn = socketQgs(spec, { port: 1 });
+    const never = { ...conn, getQuote: () => new Promise<never>(() => {}) };
+    const r = runTdSession(DEBIAN, quoteScript({}), {
+      quote: { service: new QgsQuoteService(spec, never) },
+    });
+    assert.equal(r.ok, false);
+    assert.match(
+      !r.ok ? r.error.message : "",
+      /answers asynchronously: run the TD with runTdAsync/,
+    );
   });
   await t.step("the QGS cannot quote", async () => {
     // A quote version the generator refuses: the QGS answers QGS_MSG_ERROR_UNEXPECTED.
@@ -292,27 +308,41 @@ Deno.test("e2e quote: over a Unix socket, `deno task qgs` and `deno task td --qu
   }
 });
 
-Deno.test("e2e quote: in-kernel quoting - the Quoting extension up, KVM answers GetQuote with TDH.QUOTE.GET", async () => {
-  // The module's signer: until the DICE signer exists, the test PKI's ECDSA quote.
-  const signer = {
-    sign(tdreport: Uint8Array): Uint8Array {
-      const q = generator.generate(tdreport);
-      if (!q.ok) throw new Error(q.error.message);
-      return q.value;
-    },
-  };
+Deno.test("e2e quote: in-kernel quoting - the Quoting extension up, KVM answers GetQuote with a DICE quote from TDH.QUOTE.GET", async () => {
   const out: GuestQuote = {};
-  const options: TdSessionOptions = { host: { kernelQuoting: { signer } } };
+  const options: TdSessionOptions = { host: { kernelQuoting: { diceSeed: SEED } } };
   const s = ok(runTdSession(DEBIAN, quoteScript(out), options));
   assert.ok(out.outblob?.ok, JSON.stringify(out.outblob));
+  const quote = out.outblob.value;
   // No exit to userspace: KVM made the quote with the module.
   assert.equal(s.run.exits.KVM_EXIT_TDX, undefined);
   assert.equal(s.td.quotes.inFlight, 0);
   const gets = s.kvm.host.seam.log.filter((c) => c.name === "TDH.QUOTE.GET");
   assert.ok(gets.length >= 1);
   assert.equal(gets.at(-1)!.status, 0n);
-  assert.equal(gets.at(-1)!.out.quote_len, BigInt(out.outblob.value.length));
-  await checkEcdsaQuote(out.outblob.value, out.tdreport!);
+  assert.equal(gets.at(-1)!.out.quote_len, BigInt(quote.length));
+  // The DICE quote verifies to the test DICE root and carries the TD's values.
+  const root = await diceTrustAnchorFrom(s.diceSigner!.generator.pki.root.der);
+  if (typeof root === "string") throw new Error(root);
+  const rtmr = rtmrChain();
+  const v = await verifyQuote(quote, {
+    root,
+    at: AT,
+    allowDebug: false,
+    expect: [
+      { key: "mr_td", value: DEBIAN_MRTD },
+      ...rtmr.map((x, i) => ({ key: `rtmr${i}`, value: bytesToHex(x) })),
+      { key: "report_data", value: bytesToHex(REPORT_DATA) },
+    ],
+  });
+  assert.deepEqual(v.reasons, []);
+  assert.ok(v.ok);
+  assert.equal(v.format, DICE_FORMAT);
+  assert.equal(
+    v.decoded?.body.mr_td,
+    bytesToHex(independentMrtd(spec, DEBIAN.image, DEBIAN.sections)),
+  );
+  assert.deepEqual(s.diceSigner!.quote(out.tdreport!), { ok: true, value: quote });
   // Event notification is offered only with userspace quoting: the driver's notify mode fails.
   const notify: GuestQuote = {};
   const n = ok(

@@ -194,6 +194,15 @@ function applyCpuid(
 ): TdParamsVerdict | Map<string, number[]> {
   const migratable = fields(spec, "TD_ATTRIBUTES", attributes).MIGRATABLE === 1n;
   const out = new Map<string, number[]>();
+  // Every leaf the module virtualises starts as the native value; the configurable
+  // ones are then set from TD_PARAMS below.
+  for (const v of spec.enum("TD_CPUID_LOOKUP").values) {
+    const raw = BigInt(v.value);
+    const leaf = Number(raw & 0xFFFF_FFFFn);
+    const subleaf = Number(raw >> 32n);
+    const n = env.nativeCpuid(leaf, subleaf === 0xFFFF_FFFF ? 0 : subleaf);
+    out.set(cpuidKey(leaf, subleaf), REGS.map((r) => n[r] >>> 0));
+  }
   const table = cpuidConfigurable(spec);
   for (let i = 0; i < table.length; i++) {
     const e = table[i];
@@ -334,6 +343,11 @@ export function evaluateTdParams(
 
   const cpuid = applyCpuid(spec, env, p.cpuid_config_vals as DecodedStruct[], attributes);
   if (!(cpuid instanceof Map)) return cpuid;
+  // CPUID(0x15) tells the TD its TSC frequency: a 25 MHz crystal times TSC_FREQUENCY.
+  const tscLeaf = cpuidKey(cpuidLeafNo(spec, "TSC_CRYSTAL"), 0xFFFF_FFFF);
+  if (cpuid.has(tscLeaf)) {
+    cpuid.set(tscLeaf, [1, tsc, Number(tdxLimit(spec, "VIRT_TSC_FREQUENCY_UNIT")), 0]);
+  }
   if (!isZero(p.reserved_3)) return invalid("RDX");
 
   const leaf7 = cpuid.get(cpuidKey(cpuidLeafNo(spec, "EXT_FEATURES"), 0));

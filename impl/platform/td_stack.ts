@@ -7,6 +7,9 @@ import { Platform } from "../module/testing/fixture.ts";
 import { type DevKvm, openDevKvm } from "../kvm/mod.ts";
 import { readyWithQuoting } from "../module/testing/extension_steps.ts";
 import type { QuoteSigner } from "../module/quote_signer.ts";
+import { macMatches } from "../module/report.ts";
+import { type DiceModuleSigner, diceModuleSigner } from "../attest/dice/module_signer.ts";
+import type { DiceQuoteRequest } from "../attest/dice/dice_quote_generate.ts";
 import { type LaunchedTd, type LaunchOptions, launchTd } from "../vmm/launcher.ts";
 import { type RunReport, runTd, runTdAsync } from "../vmm/run_loop.ts";
 import type { TdvfFirmware } from "../vmm/tdvf.ts";
@@ -21,10 +24,40 @@ const HOST_MEMORY = 160n << 20n;
 export interface HostOptions {
   /**
    * Bring the module up with the Quoting extension (TDH.SYS.CONFIG with the add-on,
-   * TDH.EXT.MEM.ADD, TDH.EXT.INIT, TDH.QUOTE.INIT) with `signer` making TDH.QUOTE.GET's
-   * quotes; KVM then answers GetQuote in the kernel.
+   * TDH.EXT.MEM.ADD, TDH.EXT.INIT, TDH.QUOTE.INIT); KVM then answers GetQuote in the
+   * kernel with TDH.QUOTE.GET. Its quotes are DICE quotes signed by the test DICE PKI of
+   * `diceSeed` (checking each TDREPORT's MAC with the module's key), or come from `signer`.
    */
-  kernelQuoting?: { signer: QuoteSigner };
+  kernelQuoting?: { diceSeed: Uint8Array; request?: DiceQuoteRequest } | { signer: QuoteSigner };
+}
+
+export interface Host {
+  platform: Platform;
+  kvm: DevKvm;
+  /** The module's DICE signer, with kernelQuoting.diceSeed (its PKI is the verifier's root). */
+  diceSigner?: DiceModuleSigner;
+}
+
+/** The DICE signer for the platform's module: reports are checked with its current MAC key. */
+function diceSignerFor(
+  platform: Platform,
+  seed: Uint8Array,
+  request?: DiceQuoteRequest,
+): DiceModuleSigner {
+  const spec = platform.spec;
+  const mac = spec.struct("TDREPORT_STRUCT").fields.find((f) => f.name === "report_mac_struct")!;
+  const size = spec.struct("REPORTMACSTRUCT").size as number;
+  return diceModuleSigner(spec, {
+    seed,
+    request,
+    checkReport: (r) =>
+      r.length >= mac.offset! + size &&
+      macMatches(
+        spec,
+        platform.module.state.reportMacKey,
+        r.subarray(mac.offset!, mac.offset! + size),
+      ),
+  });
 }
 
 export interface TdSessionOptions extends Omit<LaunchOptions, "program"> {
@@ -34,23 +67,28 @@ export interface TdSessionOptions extends Omit<LaunchOptions, "program"> {
   tickMs?: number;
 }
 
-export interface TdSession {
-  platform: Platform;
-  kvm: DevKvm;
+export interface TdSession extends Host {
   td: LaunchedTd;
   run: RunReport;
   guest: GuestRun;
 }
 
-export function bringUpHost(options: HostOptions = {}): { platform: Platform; kvm: DevKvm } {
+export function bringUpHost(options: HostOptions = {}): Host {
   const platform = new Platform();
-  if (options.kernelQuoting) {
-    platform.module.state.quoteSigner = options.kernelQuoting.signer;
+  const q = options.kernelQuoting;
+  let diceSigner: DiceModuleSigner | undefined;
+  if (q) {
+    if ("signer" in q) platform.module.state.quoteSigner = q.signer;
+    else {platform.module.state.quoteSigner = diceSigner = diceSignerFor(
+        platform,
+        q.diceSeed,
+        q.request,
+      );}
     readyWithQuoting(platform);
   } else platform.readyPlatform();
   const base = platform.allocRange(HOST_MEMORY, 4096n);
   const kvm = openDevKvm(platform.cpu, { hostMemory: [{ base, size: HOST_MEMORY }] });
-  return { platform, kvm };
+  return { platform, kvm, diceSigner };
 }
 
 type Prepared = Omit<TdSession, "run">;
@@ -61,7 +99,8 @@ function prepare(
   options: TdSessionOptions,
   spec: Spec,
 ): VmmResult<Prepared> {
-  const { platform, kvm } = bringUpHost(options.host);
+  const host = bringUpHost(options.host);
+  const { platform, kvm } = host;
   const guest: GuestRun = { finished: false };
   const launched = launchTd(spec, kvm, firmware, {
     ...options,
@@ -78,7 +117,7 @@ function prepare(
     },
   });
   if (!launched.ok) return launched;
-  return { ok: true, value: { platform, kvm, td: launched.value, guest } };
+  return { ok: true, value: { ...host, td: launched.value, guest } };
 }
 
 function finish(p: Prepared, run: VmmResult<RunReport>): VmmResult<TdSession> {

@@ -3,8 +3,8 @@
 // one TDCALL in a TD's vCPU (the host enters it, a scripted guest makes the call).
 import { Platform } from "../../impl/module/testing/fixture.ts";
 import { leafRegisters } from "../../impl/cpu/leaf_call.ts";
-import { type Gpr, type Registers, registers } from "../../impl/cpu/registers.ts";
-import { decodeBits, encodeBits } from "../../impl/spec/bits.ts";
+import { type Gpr, GPR_NAMES, type Registers, registers } from "../../impl/cpu/registers.ts";
+import { encodeBits } from "../../impl/spec/bits.ts";
 import { bytesToHex, hexToBytes, parseHex, toHex } from "../../impl/spec/hex.ts";
 import type { LeafItem, Spec } from "../../impl/spec/mod.ts";
 import type { StepActual } from "../vector_types.ts";
@@ -162,19 +162,17 @@ export class ModuleSession {
     }
     const result: StepActual = {};
     if (job.outcome === "vmcall-exit") {
-      // What the host saw of the guest's TDG.VP.VMCALL: RCX and the selected GPRs.
-      const control = p.spec.tdcall("TDG.VP.VMCALL").inputs.find((r) => r.name === "control")!;
-      const select = decodeBits(control.fields!, regs.RCX).fields.GPR_SELECT;
-      const seen: Record<string, string> = { RCX: toHex(entered.RCX) };
-      for (const reg of selectedGprs(p.spec, select)) seen[reg] = toHex(entered[reg]);
-      result.vmcall_exit = { status: this.view(entered.RAX), regs: seen };
+      // What the host saw of the guest's TDG.VP.VMCALL: TDH.VP.ENTER's output registers.
+      const enterLeaf = p.spec.seamcall("TDH.VP.ENTER");
+      result.vmcall_exit = { status: this.view(entered.RAX), regs: outputs(enterLeaf, entered) };
       entered = this.enter(lp, tdvpr, (input.host_regs ?? {}) as Record<string, string>);
       // The guest generator moved the job on while the host re-entered.
       if ((job.outcome as GuestJob["outcome"]) !== "completed") {
         return { ...result, enter: this.view(entered.RAX) };
       }
+      // What the guest holds when its TDG.VP.VMCALL returns (RAX is the status, below).
       const back: Record<string, string> = {};
-      for (const reg of selectedGprs(p.spec, select)) back[reg] = toHex(regs[reg]);
+      for (const r of GPR_NAMES) if (r !== "RAX" && r !== "RSP") back[r] = toHex(regs[r]);
       result.vmcall_return = back;
     }
     switch (job.outcome) {
@@ -213,11 +211,4 @@ function outputs(leaf: LeafItem, regs: Registers): Record<string, string> {
     if (r.reg !== "RAX" && r.reg in regs) out[r.reg] = toHex(regs[r.reg as Gpr]);
   }
   return out;
-}
-
-/** The GPRs a TDG.VP.VMCALL GPR_SELECT bitmap names (by the spec's GPR_INDEX). */
-function selectedGprs(spec: Spec, select: bigint): Gpr[] {
-  return spec.enum("GPR_INDEX").values
-    .filter((v) => ((select >> BigInt(v.value)) & 1n) === 1n)
-    .map((v) => v.name as Gpr);
 }

@@ -16,9 +16,10 @@ interface AttestCase {
   pins?: Record<string, unknown>;
 }
 
-export function attestRecorded(ctx: GeneratorContext, params: Record<string, unknown>): Vector[] {
-  return (params.cases as AttestCase[]).map((c) => {
-    const actual = runAttestStep(ctx.spec, c.op, c.input);
+export async function attestRecorded(ctx: GeneratorContext, params: Record<string, unknown>): Promise<Vector[]> {
+  const out: Vector[] = [];
+  for (const c of params.cases as AttestCase[]) {
+    const actual = await runAttestStep(ctx.spec, c.op, c.input);
     const err = actual.error as { class?: string } | undefined;
     if (c.error ? err?.class !== c.error : err) {
       throw new Error(`${c.id}: the reference answered ${JSON.stringify(actual).slice(0, 300)}`);
@@ -39,7 +40,7 @@ export function attestRecorded(ctx: GeneratorContext, params: Record<string, unk
     const sources = Object.values(c.input).filter((v) =>
       typeof v === "string" && v.startsWith("fixtures/")
     );
-    return ctx.vector({
+    out.push(ctx.vector({
       id: c.id,
       title: c.title,
       layer: "attest",
