@@ -300,7 +300,9 @@ Deno.test("e2e quote: over a Unix socket, `deno task qgs` and `deno task td --qu
       await checkEcdsaQuote(hexToBytes(doc.quote), hexToBytes(doc.tdreport));
     }
   } finally {
-    qgs.kill("SIGTERM");
+    try {
+      qgs.kill("SIGTERM");
+    } catch { /* it has already exited */ }
     await reader.cancel();
     await qgs.stderr.cancel();
     await qgs.status;

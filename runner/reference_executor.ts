@@ -6,6 +6,8 @@ import { runStructStep } from "./layers/struct_layer.ts";
 import { ModuleSession } from "./layers/module_layer.ts";
 import { runMeasureStep } from "./layers/measure_layer.ts";
 import { runAttestStep } from "./layers/attest_layer.ts";
+import { KvmSession } from "./layers/kvm_layer.ts";
+import { GuestSession } from "./layers/guest_layer.ts";
 
 /** A layer's runner: a fresh session per vector, one call per step. */
 export interface LayerSession {
@@ -20,6 +22,8 @@ export const REFERENCE_LAYERS: Partial<Record<Layer, LayerFactory>> = {
   module: () => new ModuleSession(),
   measure: () => ({ step: (op, input) => runMeasureStep(spec, op, input) }),
   attest: () => ({ step: (op, input) => runAttestStep(spec, op, input) }),
+  kvm: () => new KvmSession(),
+  guest: () => new GuestSession(),
 };
 
 export const REFERENCE_IMPLEMENTATION = {

@@ -4,10 +4,16 @@ import { parse as parseYaml } from "yaml";
 import { checkSpec, formatDiagnostic } from "../impl/spec/mod.ts";
 import { GeneratorContext } from "./vectors/generator_context.ts";
 import { structDecodeFile, structRoundtrip } from "./vectors/struct_generators.ts";
-import { moduleMetadataRead, moduleSequence } from "./vectors/module_generators.ts";
+import {
+  moduleDispatchGates,
+  moduleMetadataRead,
+  moduleSequence,
+} from "./vectors/module_generators.ts";
 import { measureTdvf } from "./vectors/measure_generators.ts";
 import { attestRecorded } from "./vectors/attest_generators.ts";
 import { attestVerify } from "./vectors/verify_generators.ts";
+import { kvmSequence } from "./vectors/kvm_generators.ts";
+import { guestSequence } from "./vectors/guest_generators.ts";
 import { fixtureProblems, vectorProblems } from "../runner/vectors_io.ts";
 import { compareTree, writeTree } from "./generated_tree.ts";
 import type { Fixture, Vector } from "../runner/vector_types.ts";
@@ -22,9 +28,12 @@ export const GENERATORS: Record<string, Generator> = {
   "struct-decode-file": structDecodeFile,
   "module-sequence": moduleSequence,
   "module-metadata-read": moduleMetadataRead,
+  "module-dispatch-gates": moduleDispatchGates,
   "measure-tdvf": measureTdvf,
   "attest-recorded": attestRecorded,
   "attest-verify": attestVerify,
+  "kvm-sequence": kvmSequence,
+  "guest-sequence": guestSequence,
 };
 
 const root = new URL("../", import.meta.url).pathname;

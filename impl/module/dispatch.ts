@@ -54,17 +54,22 @@ export function dispatch(
   const d = table.decode(regs.RAX);
   const invalid = () => completion(spec, "TDX_OPERAND_INVALID", "RAX");
   if (d.reservedSet) return invalid();
-  if (!d.leaf) return invalid();
-  if (d.version > d.leaf.version) return invalid();
+  // As tdx_vmm_dispatcher.c: a version above 0 is refused at once unless the leaf has
+  // several versions (an unknown leaf number has none). Multi-version leaves and unknown
+  // leaf numbers meet the module-state gates first; only then is the version checked
+  // (by the handler in the module) or the missing leaf found (the leaf switch's default).
+  if (d.version > 0 && (d.leaf?.version ?? 0) === 0) return invalid();
   if (table.kind === "seamcall") {
     const sys = state.platform.sysState;
-    if (sys === "SYS_SHUTDOWN" && !d.leaf.dispatch?.during_shutdown) {
+    if (sys === "SYS_SHUTDOWN" && !d.leaf?.dispatch?.during_shutdown) {
       return completion(spec, "TDX_SYS_SHUTDOWN");
     }
-    if (sys !== "SYS_READY" && !d.leaf.dispatch?.before_sys_ready) {
+    if (sys !== "SYS_READY" && !d.leaf?.dispatch?.before_sys_ready) {
       return completion(spec, "TDX_SYS_NOT_READY");
     }
   }
+  if (!d.leaf) return invalid();
+  if (d.version > d.leaf.version) return invalid();
   const handler = handlers.get(d.leaf.name);
   if (!handler || d.leaf.implemented === false) return invalid();
   const ctx = new LeafContext(spec, cpu, lp, state, d.leaf, d.version, regs);

@@ -1,10 +1,11 @@
 // The Physical Address Metadata Table: for every 4 KiB page inside a TDMR, its page
-// type (spec/enum/page_type.yaml), its owner TD (the TDR's address) and, for TD
-// pages, the mapping level. Pages never touched are PT_NDA and take no memory.
+// type (spec/enum/page_type.yaml), its owner TD (the TDR's address; 0 in a TDR's own
+// entry, as TDH.MNG.CREATE leaves it) and, for TD pages, the mapping level. Pages never
+// touched are PT_NDA and take no memory.
 
 export interface PamtEntry {
   pageType: string;
-  /** Physical address of the owning TD's TDR (for PT_TDR itself, its own address). */
+  /** Physical address of the owning TD's TDR; 0 for a PT_TDR page (the module records none). */
   owner?: bigint;
   /** 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB (a large page's entry sits on its first 4 KiB). */
   level: number;
@@ -44,10 +45,12 @@ export class Pamt {
     this.entries.delete(pa >> 12n);
   }
 
-  /** Every page a TD owns (for teardown checks and reclaim). */
+  /** Every page a TD owns (for teardown checks and reclaim); the TDR itself is not among them. */
   ownedBy(tdr: bigint): bigint[] {
     const out: bigint[] = [];
-    for (const [frame, e] of this.entries) if (e.owner === tdr) out.push(frame << 12n);
+    for (const [frame, e] of this.entries) {
+      if (e.pageType !== "PT_TDR" && e.owner === tdr) out.push(frame << 12n);
+    }
     return out;
   }
 

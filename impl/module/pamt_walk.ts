@@ -30,7 +30,7 @@ export function walkPamt(
   return { leaf };
 }
 
-/** The owner TDR a PAMT entry names (0 for the TDR itself and for pages without one). */
+/** The owner TDR a PAMT entry names (0 for a TDR and for pages without one). */
 export function pamtOwner(entry: Readonly<PamtEntry>): bigint {
-  return entry.pageType === "PT_TDR" ? 0n : entry.owner ?? 0n;
+  return entry.owner ?? 0n;
 }

@@ -1,7 +1,9 @@
 // The whole reference stack for one TD, wired together: a CPU with the TDX module
 // brought up to SYS_READY, KVM opened on it, the launcher building the TD from a TDVF
 // image, and the guest kernel with the tdx_guest driver running a user script inside.
-// Tools and end-to-end tests start here.
+// Quotes come from the launcher's quote service (a QGS, asynchronously: runTdSessionAsync)
+// or, with the module's Quoting extension up, from KVM in the kernel (TDH.QUOTE.GET and
+// the DICE signer). Tools and end-to-end tests start here.
 import { type Spec, theSpec } from "../spec/mod.ts";
 import { Platform } from "../module/testing/fixture.ts";
 import { type DevKvm, openDevKvm } from "../kvm/mod.ts";

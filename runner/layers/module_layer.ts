@@ -57,6 +57,19 @@ export class ModuleSession {
         const status = statusView(p.spec, regs.RAX, (v) => p.describe(v));
         const result: StepActual = { status };
         if (leaf && status.name === "TDX_SUCCESS") result.regs = outputs(leaf, regs);
+        // `out_regs`: registers the vector judges whatever the status, such as the Secure
+        // EPT entry and its level and state that RCX and RDX return on a walk or state error.
+        const wanted = (input.out_regs ?? []) as string[];
+        if (wanted.length) {
+          const extra: Record<string, string> = {};
+          for (const r of wanted) {
+            if (!(GPR_NAMES as readonly string[]).includes(r)) {
+              return { error: { class: "invalid-input", field: "out_regs" } };
+            }
+            extra[r] = toHex(regs[r as Gpr]);
+          }
+          result.regs = { ...(result.regs as Record<string, string> | undefined), ...extra };
+        }
         return result;
       }
       case "tdcall":

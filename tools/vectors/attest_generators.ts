@@ -16,7 +16,10 @@ interface AttestCase {
   pins?: Record<string, unknown>;
 }
 
-export async function attestRecorded(ctx: GeneratorContext, params: Record<string, unknown>): Promise<Vector[]> {
+export async function attestRecorded(
+  ctx: GeneratorContext,
+  params: Record<string, unknown>,
+): Promise<Vector[]> {
   const out: Vector[] = [];
   for (const c of params.cases as AttestCase[]) {
     const actual = await runAttestStep(ctx.spec, c.op, c.input);
@@ -55,6 +58,7 @@ export async function attestRecorded(ctx: GeneratorContext, params: Record<strin
         input: c.input,
         expect: c.error ? { error: { class: err!.class } } : actual,
       }],
-    });
-  });
+    }));
+  }
+  return out;
 }

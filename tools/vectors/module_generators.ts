@@ -2,10 +2,20 @@
 // a TD at some stage, a running TD with private pages) and SEAMCALL and TDCALL steps
 // with symbolic operands, recorded from the reference and replayed on a fresh platform
 // for the expectations.
-import { Platform } from "../../impl/module/testing/fixture.ts";
-import { type CreatedTd, finalizeTd } from "../../impl/module/testing/td_fixture.ts";
+import { type CallResult, Platform } from "../../impl/module/testing/fixture.ts";
+import {
+  addExtensionMemory,
+  initExtensions,
+  quoteAddOn,
+  readyWithQuoting,
+} from "../../impl/module/testing/extension_steps.ts";
+import { leafRegisters } from "../../impl/cpu/leaf_call.ts";
+import { type Gpr, registers } from "../../impl/cpu/registers.ts";
+import { StructCodec } from "../../impl/spec/codec.ts";
+import { flatten, unflatten } from "../../runner/value_format.ts";
+import { type CreatedTd, finalizeTd, tdParams } from "../../impl/module/testing/td_fixture.ts";
 import { MemoryTd } from "../../impl/module/testing/memory_fixture.ts";
-import { septGeometry } from "../../impl/module/sept.ts";
+import { alignDown, entryAt, septGeometry } from "../../impl/module/sept.ts";
 import type { LeafItem } from "../../impl/spec/mod.ts";
 import { toHex } from "../../impl/spec/hex.ts";
 
@@ -13,6 +23,7 @@ import { ModuleSession } from "../../runner/layers/module_layer.ts";
 import type { Covered, Step, Vector } from "../../runner/vector_types.ts";
 import type { GeneratorContext } from "./generator_context.ts";
 import { SeamcallRecorder } from "./seamcall_recorder.ts";
+import { teardownTd } from "../../impl/module/testing/td_teardown.ts";
 
 export interface ModuleCase {
   id: string;
@@ -27,20 +38,92 @@ export interface ModuleCase {
     | "td-vcpu"
     | "td-finalized"
     | "td-running"
-    | "td-running-l2";
+    | "td-running-l2"
+    | "td-teardown"
+    | PlatformSetup
+    | MemorySetup;
   tags?: string[];
   covers?: Covered[];
-  steps: (SeamcallStepSpec | TdcallStepSpec)[];
+  steps: ModuleStepSpec[];
 }
+
+/**
+ * Platform set-ups short of (or past) a plain ready platform, each a fixture of SEAMCALLs:
+ * after TDH.SYS.INIT; after TDH.SYS.LP.INIT on every LP; after TDH.SYS.CONFIG; after
+ * TDH.SYS.KEY.CONFIG on every package (SYS_READY, no TDMR initialised); ready with the
+ * Quoting add-on selected (TDH.SYS.CONFIG version 1); that plus the extensions' memory
+ * pool (TDH.EXT.MEM.ADD); plus TDH.EXT.INIT; plus TDH.QUOTE.INIT; and ready, then
+ * TDH.SYS.SHUTDOWN.
+ */
+export type PlatformSetup =
+  | "sys-init"
+  | "sys-lp-init"
+  | "sys-config"
+  | "sys-key-config"
+  | "ready-quote"
+  | "ext-pool"
+  | "ext-ready"
+  | "quote-ready"
+  | "shutdown";
 
 type Operand = string | number;
 
+export type ModuleStepSpec =
+  | SeamcallStepSpec
+  | TdcallStepSpec
+  | WriteStructStepSpec
+  | WriteU64StepSpec
+  | ReadMemoryStepSpec;
+
 export interface SeamcallStepSpec {
-  seamcall: string;
+  /** The leaf by spec name; may be left out only with `rax` (a leaf number the spec lacks). */
+  seamcall?: string;
   version?: number;
+  /**
+   * RAX as is, instead of the leaf and version (reserved bits, unknown leaf numbers). With
+   * `seamcall` too, bits 15:0 must be that leaf's number and `inputs` use its names.
+   */
+  rax?: string;
   lp?: number;
+  /** By the leaf's spec register names, or by register name (RCX). */
   inputs?: Record<string, Operand>;
+  /**
+   * What the scenario means the reference to answer, `NAME` or `NAME(OPERAND)`: the
+   * generator fails when it answers otherwise, so a vector never silently records a
+   * status its case does not mean.
+   */
+  expect?: string;
   /** Prepares state for the steps under test: its leaf and status are not claimed in covers. */
+  prepare?: boolean;
+  /** Registers the vector judges whatever the status (the seamcall op's `out_regs`). */
+  out_regs?: string[];
+}
+
+/**
+ * A host write of a spec struct, encoded from flattened fields (`reserved_areas.0.size`,
+ * `cpuid_config_vals.3.eax`); fields not given come from `from` (a named valid value:
+ * `default` for TD_PARAMS, `tdmr0`, `tdmr1`, ... for TDMR_INFO, the fixture's TDMRs), or
+ * are 0. Recorded as one memory.write step; the struct is claimed in covers.
+ */
+export interface WriteStructStepSpec {
+  write_struct: string;
+  at: Operand;
+  from?: string;
+  fields?: Record<string, Operand>;
+  prepare?: boolean;
+}
+
+/** A host read of memory a SEAMCALL wrote (a memory.read step; its bytes are the expectation). */
+export interface ReadMemoryStepSpec {
+  memory_read: Operand;
+  length: number;
+  prepare?: boolean;
+}
+
+/** A host write of 64-bit little-endian values (a TDMR_INFO pointer array, a HPA list). */
+export interface WriteU64StepSpec {
+  write_u64: Operand[];
+  at: Operand;
   prepare?: boolean;
 }
 
@@ -61,6 +144,11 @@ export interface TdcallStepSpec {
   memory_reads?: { gpa: Operand; length: number }[];
   /** TDG.VP.VMCALL only: the registers the host passes back when it resumes the vCPU. */
   host_regs?: Record<string, Operand>;
+  /**
+   * What the scenario means the reference to answer: `NAME`, `NAME(OPERAND)`, `td-exit`
+   * or `ve`; the generator fails when it answers otherwise.
+   */
+  expect?: string;
   prepare?: boolean;
 }
 
@@ -92,8 +180,8 @@ export const RUNNING_TD_GPAS = [
   0x4000_0000n,
 ];
 
-function setUpRunningTd(p: Platform, sym: Symbols, l2: boolean) {
-  const m = new MemoryTd(p, { stage: "initialized", numL2Vms: l2 ? 1 : 0 });
+function setUpRunningTd(p: Platform, sym: Symbols, l2: boolean, debug = false) {
+  const m = new MemoryTd(p, { stage: "initialized", numL2Vms: l2 ? 1 : 0, debug });
   const [g0, g1, g2, g3, g4, g5] = RUNNING_TD_GPAS;
   m.pageAdd(g0, Uint8Array.from({ length: 4096 }, (_, i) => i & 0xFF));
   m.pageAdd(g1);
@@ -111,10 +199,89 @@ function setUpRunningTd(p: Platform, sym: Symbols, l2: boolean) {
   sym.sharedBit = septGeometry(p.spec, m.td).sharedBit;
 }
 
+/**
+ * Secure EPT set-ups for the TDH.MEM.* vectors; $gpa0..$gpa5 are the RUNNING_TD_GPAS.
+ * - td-septs: an INITIALIZED TD with one vCPU (so a step can run TDH.MR.FINALIZE) and
+ *   Secure EPT pages (levels 2, 1 and 0) for the 2 MiB range of $gpa0: $gpa0..$gpa3 are
+ *   FREE 4 KiB entries, $gpa4 a FREE 2 MiB entry, and $gpa5 lies in a 1 GiB range with
+ *   no Secure EPT page below the level-3 one (its level-2 entry is FREE).
+ * - td-running-debug, td-running-l2-debug: td-running and td-running-l2 with
+ *   ATTRIBUTES.DEBUG (TDH.MEM.RD, TDH.MEM.WR, TDH.MEM.SEPT.RD of L2 attributes).
+ * - td-l2-3vms: an INITIALIZED TD with 3 L2 VMs and no L2 Secure EPT pages, the L1
+ *   Secure EPT pages of td-septs and $gpa4 a 2 MiB PENDING page (TDH.MEM.PAGE.AUG).
+ * - td-gpaw52: an INITIALIZED TD with GPAW 52 (a 5-level Secure EPT), no Secure EPT page.
+ */
+export type MemorySetup =
+  | "td-septs"
+  | "td-running-debug"
+  | "td-running-l2-debug"
+  | "td-l2-3vms"
+  | "td-gpaw52";
+
+const MEMORY_SETUPS: Record<MemorySetup, (p: Platform, sym: Symbols) => void> = {
+  "td-septs": (p, sym) => {
+    const m = new MemoryTd(p, { stage: "initialized" });
+    m.tables(RUNNING_TD_GPAS[0], 0);
+    sym.vcpu = p.createVcpu(m.created);
+    memorySymbols(p, sym, m);
+  },
+  "td-running-debug": (p, sym) => setUpRunningTd(p, sym, false, true),
+  "td-running-l2-debug": (p, sym) => setUpRunningTd(p, sym, true, true),
+  "td-l2-3vms": (p, sym) => {
+    const m = new MemoryTd(p, { stage: "initialized", numL2Vms: 3 });
+    m.tables(RUNNING_TD_GPAS[0], 0);
+    m.aug(RUNNING_TD_GPAS[4], 1);
+    memorySymbols(p, sym, m);
+  },
+  "td-gpaw52": (p, sym) =>
+    memorySymbols(p, sym, new MemoryTd(p, { stage: "initialized", gpaw52: true })),
+};
+
+function memorySymbols(p: Platform, sym: Symbols, m: MemoryTd): void {
+  sym.td = m.created;
+  sym.gpas = [...RUNNING_TD_GPAS];
+  sym.sharedBit = septGeometry(p.spec, m.td).sharedBit;
+}
+
+function expectSuccess(what: string, r: CallResult): void {
+  if (r.name !== "TDX_SUCCESS") throw new Error(`set-up: ${what} answered ${r.name}`);
+}
+
+const PLATFORM_SETUPS: Record<PlatformSetup, (p: Platform) => void> = {
+  "sys-init": (p) => expectSuccess("TDH.SYS.INIT", p.seamcall("TDH.SYS.INIT")),
+  "sys-lp-init": (p) => p.initLps(),
+  "sys-config": (p) => {
+    p.initLps();
+    p.configure();
+  },
+  "sys-key-config": (p) => {
+    p.initLps();
+    p.configure();
+    p.configureKeys();
+  },
+  "ready-quote": (p) => p.readyPlatform({ addOnFeatures: quoteAddOn(p) }),
+  "ext-pool": (p) => {
+    p.readyPlatform({ addOnFeatures: quoteAddOn(p) });
+    addExtensionMemory(p);
+  },
+  "ext-ready": (p) => {
+    p.readyPlatform({ addOnFeatures: quoteAddOn(p) });
+    addExtensionMemory(p);
+    initExtensions(p);
+  },
+  "quote-ready": (p) => readyWithQuoting(p),
+  "shutdown": (p) => {
+    p.readyPlatform();
+    expectSuccess("TDH.SYS.SHUTDOWN", p.seamcall("TDH.SYS.SHUTDOWN"));
+  },
+};
+
 function setUp(p: Platform, setup: ModuleCase["setup"], sym: Symbols) {
   if (setup === "fresh" || setup === undefined) return;
+  if (setup in PLATFORM_SETUPS) return PLATFORM_SETUPS[setup as PlatformSetup](p);
   p.readyPlatform();
   if (setup === "ready") return;
+  if (setup in MEMORY_SETUPS) return MEMORY_SETUPS[setup as MemorySetup](p, sym);
   if (setup === "td-running" || setup === "td-running-l2") {
     return setUpRunningTd(p, sym, setup === "td-running-l2");
   }
@@ -124,6 +291,9 @@ function setUp(p: Platform, setup: ModuleCase["setup"], sym: Symbols) {
   sym.td = p.createTd({ stage });
   if (setup === "td-vcpu" || setup === "td-finalized") sym.vcpu = p.createVcpu(sym.td);
   if (setup === "td-finalized") finalizeTd(p, sym.td);
+  // An initialised TD torn down (TDH.MNG.VPFLUSHDONE, TDH.PHYMEM.CACHE.WB on every
+  // package, TDH.MNG.KEY.FREEID): its pages wait for TDH.PHYMEM.PAGE.RECLAIM.
+  if (setup === "td-teardown") teardownTd(p, sym.td.tdr);
 }
 
 function resolve(p: Platform, sym: Symbols, v: string | number, where: string): bigint {
@@ -158,6 +328,27 @@ function resolve(p: Platform, sym: Symbols, v: string | number, where: string): 
     }
     case "gpa":
       return need(sym.gpas[Number(idx || 0)], "that many TD pages ($gpaN)") + add;
+    case "large": {
+      // A free 2 MiB host range, 2 MiB aligned (a TDH.MEM.PAGE.AUG target at level 1).
+      const key = `large${idx || "0"}`;
+      if (!sym.pages.has(key)) sym.pages.set(key, p.allocRange(0x20_0000n, 0x20_0000n));
+      return sym.pages.get(key)! + add;
+    }
+    case "private": {
+      // A host page with the TD's KeyID (TDH.PHYMEM.PAGE.WBINVD of a page the TD used).
+      const td = need(sym.td, "a TD");
+      return p.cpu.memory.withKeyId(resolve(p, sym, `$page${idx}`, where), td.hkid) + add;
+    }
+    case "hpa": {
+      // The HPA that $gpaN maps to when the step runs: the leaf at whichever level maps it.
+      const gpa = need(sym.gpas[Number(idx || 0)], "that many TD pages ($gpaN)");
+      const td = p.module.state.tds.get(need(sym.td, "a TD").tdr)!;
+      for (let level = 0; level <= 2; level++) {
+        const e = entryAt(td, level, gpa);
+        if (e.leaf) return e.hpa + (gpa - alignDown(gpa, level)) + add;
+      }
+      throw new Error(`${where}: no Secure EPT leaf maps ${toHex(gpa)}`);
+    }
     case "shared": {
       // A host page as the guest sees it: the page's address with the TD's shared bit.
       const bit = need(sym.sharedBit, "a running TD");
@@ -169,6 +360,69 @@ function resolve(p: Platform, sym: Symbols, v: string | number, where: string): 
 
 export function moduleSequence(ctx: GeneratorContext, params: Record<string, unknown>): Vector[] {
   return (params.cases as ModuleCase[]).map((c) => moduleVector(ctx, c));
+}
+
+/** A leaf's name as vector ids spell it: TDH.MNG.CREATE -> tdh-mng-create. */
+function leafId(name: string): string {
+  return name.toLowerCase().replaceAll(".", "-").replaceAll("_", "-");
+}
+
+/**
+ * The dispatcher's gates, leaf by leaf from the spec: every implemented SEAMCALL leaf not
+ * allowed before the module is ready answers TDX_SYS_NOT_READY on a fresh platform; after
+ * TDH.SYS.SHUTDOWN every leaf not allowed during shutdown answers TDX_SYS_SHUTDOWN (and
+ * those allowed still run); a leaf the spec marks not implemented answers
+ * TDX_OPERAND_INVALID (RAX) on a ready platform. Operands are 0: the gates come first.
+ * Explicit `cases` (module-sequence) follow.
+ */
+export function moduleDispatchGates(
+  ctx: GeneratorContext,
+  params: Record<string, unknown>,
+): Vector[] {
+  const leaves = [...ctx.spec.seamcalls.values()].sort((a, b) => a.leaf - b.leaf);
+  const cases: ModuleCase[] = [];
+  for (const leaf of leaves) {
+    const id = leafId(leaf.name);
+    if (leaf.implemented === false) {
+      cases.push({
+        id: `module.${id}.not-implemented`,
+        title:
+          `${leaf.name}, which the reference does not implement, is TDX_OPERAND_INVALID naming RAX`,
+        setup: "ready",
+        tags: ["dispatcher", "negative", "not-implemented"],
+        steps: [{ seamcall: leaf.name, expect: "TDX_OPERAND_INVALID(RAX)" }],
+      });
+      continue;
+    }
+    if (!leaf.dispatch?.before_sys_ready) {
+      cases.push({
+        id: `module.dispatch.not-ready.${id}`,
+        title: `${leaf.name} before the module is ready is TDX_SYS_NOT_READY`,
+        setup: "fresh",
+        tags: ["dispatcher", "negative", "not-ready"],
+        steps: [{ seamcall: leaf.name, expect: "TDX_SYS_NOT_READY" }],
+      });
+    }
+    cases.push(
+      leaf.dispatch?.during_shutdown
+        ? {
+          id: `module.dispatch.shutdown.${id}`,
+          title: `${leaf.name} still runs after TDH.SYS.SHUTDOWN`,
+          setup: "shutdown",
+          tags: ["dispatcher", "shutdown"],
+          steps: [{ seamcall: leaf.name, expect: "TDX_SUCCESS" }],
+        }
+        : {
+          id: `module.dispatch.shutdown.${id}`,
+          title: `${leaf.name} after TDH.SYS.SHUTDOWN is TDX_SYS_SHUTDOWN`,
+          setup: "shutdown",
+          tags: ["dispatcher", "negative", "shutdown"],
+          steps: [{ seamcall: leaf.name, expect: "TDX_SYS_SHUTDOWN" }],
+        },
+    );
+  }
+  const explicit = (params.cases as ModuleCase[] | undefined) ?? [];
+  return [...cases, ...explicit].map((c) => moduleVector(ctx, c));
 }
 
 /**
@@ -214,14 +468,33 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
         const input = tdcallInput(ctx, p, sym, s, where);
         // The step's own TDH.VP.ENTER calls are the op's business, not recorded host steps.
         const mark = recorder.steps.length;
-        guest.step("tdcall", input);
+        const got = tdcallOutcome(guest.step("tdcall", input));
         recorder.steps.length = mark;
         recorder.steps.push({ op: "tdcall", input });
+        // `NAME` alone accepts any operand; `NAME(OPERAND)` wants that one.
+        if (s.expect !== undefined && got !== s.expect && got.replace(/\(.*\)$/, "") !== s.expect) {
+          throw new Error(`${where}: expected ${s.expect}, the reference answered ${got}`);
+        }
         continue;
       }
-      const inputs: Record<string, bigint> = {};
-      for (const [k, v] of Object.entries(s.inputs ?? {})) inputs[k] = resolve(p, sym, v, where);
-      p.seamcall(s.seamcall, inputs, { lp: s.lp, version: s.version });
+      if ("write_struct" in s) {
+        p.cpu.memory.write(resolve(p, sym, s.at, where), structBytes(ctx, p, sym, s, where));
+        continue;
+      }
+      if ("write_u64" in s) {
+        const bytes = new Uint8Array(8 * s.write_u64.length);
+        const view = new DataView(bytes.buffer);
+        s.write_u64.forEach((v, j) => view.setBigUint64(8 * j, resolve(p, sym, v, where), true));
+        p.cpu.memory.write(resolve(p, sym, s.at, where), bytes);
+        continue;
+      }
+      if ("memory_read" in s) {
+        const pa = resolve(p, sym, s.memory_read, where);
+        recorder.steps.push({ op: "memory.read", input: { pa: toHex(pa), length: s.length } });
+        continue;
+      }
+      seamcallStep(ctx, p, sym, s, where);
+      if (s.out_regs) recorder.steps[recorder.steps.length - 1].input.out_regs = s.out_regs;
     }
     if (recorder.steps.length - setupCount !== c.steps.length) {
       throw new Error(`${c.id}: its steps recorded more than one step each`);
@@ -252,9 +525,12 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
     for (const [i, st] of steps.entries()) {
       const s = c.steps[i];
       if (s.prepare) continue;
-      if (st.op === "seamcall" && st.input.leaf) add("seamcall", String(st.input.leaf));
+      if ("write_struct" in s) add("struct", s.write_struct);
+      if (st.op !== "seamcall" && st.op !== "tdcall") continue;
+      // A step with RAX as is names its leaf in the scenario only.
+      const leaf = "seamcall" in s && s.seamcall ? s.seamcall : st.input.leaf;
+      if (st.op === "seamcall" && leaf) add("seamcall", String(leaf));
       else if ("tdcall" in s) add("tdcall", s.tdcall);
-      else continue;
       const status = (st.expect.status as { name?: string } | undefined)?.name;
       if (status) add("status", status);
     }
@@ -269,6 +545,104 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       steps,
     });
   }
+}
+
+/**
+ * One SEAMCALL step on the recording platform: registers from the leaf's input names (or
+ * register names), RAX as is when the step gives it; checks the step's `expect`.
+ */
+function seamcallStep(
+  ctx: GeneratorContext,
+  p: Platform,
+  sym: Symbols,
+  s: SeamcallStepSpec,
+  where: string,
+): void {
+  const leaf = s.seamcall === undefined ? undefined : ctx.spec.seamcalls.get(s.seamcall);
+  if (s.seamcall !== undefined && !leaf) throw new Error(`${where}: no SEAMCALL ${s.seamcall}`);
+  if (!leaf && s.rax === undefined) throw new Error(`${where}: a step needs seamcall or rax`);
+  const regs = leaf ? leafRegisters(ctx.spec, leaf, {}, s.version ?? 0) : registers();
+  if (s.rax !== undefined) {
+    regs.RAX = BigInt(s.rax);
+    if (leaf && (regs.RAX & 0xFFFFn) !== BigInt(leaf.leaf)) {
+      throw new Error(`${where}: rax ${s.rax} is not leaf ${leaf.leaf} (${leaf.name})`);
+    }
+  }
+  for (const [k, v] of Object.entries(s.inputs ?? {})) {
+    const reg = leaf ? inputRegister(leaf, k, where) : k;
+    if (!/^R[A-Z0-9]+$/.test(reg)) throw new Error(`${where}: ${k} is not a register name`);
+    regs[reg as Gpr] = resolve(p, sym, v, where) & 0xFFFF_FFFF_FFFF_FFFFn;
+  }
+  const outcome = p.cpu.seamcall(s.lp ?? 0, regs);
+  if (s.expect === undefined) return;
+  const d = p.describe(regs.RAX);
+  const got = outcome.kind !== "completed"
+    ? outcome.kind
+    : `${d.name ?? toHex(regs.RAX)}${d.operand && s.expect.includes("(") ? `(${d.operand})` : ""}`;
+  if (got !== s.expect) {
+    throw new Error(`${where}: expected ${s.expect}, the reference answered ${got}`);
+  }
+}
+
+/** A named valid value of a struct a write_struct step starts from. */
+function structTemplate(
+  ctx: GeneratorContext,
+  p: Platform,
+  struct: string,
+  name: string,
+  where: string,
+): Record<string, unknown> {
+  if (struct === "TD_PARAMS" && name === "default") return tdParams(ctx.spec);
+  const tdmr = /^tdmr(\d+)$/.exec(name);
+  if (struct === "TDMR_INFO" && tdmr) {
+    const t = p.tdmrPlan()[Number(tdmr[1])];
+    if (!t) throw new Error(`${where}: the fixture has no ${name}`);
+    const perTdmr = ctx.spec.struct("TDMR_INFO").fields.find((f) => f.name === "reserved_areas")!
+      .count!;
+    return {
+      tdmr_base: t.base,
+      tdmr_size: t.size,
+      pamt_1g_base: t.pamt1g.base,
+      pamt_1g_size: t.pamt1g.size,
+      pamt_2m_base: t.pamt2m.base,
+      pamt_2m_size: t.pamt2m.size,
+      pamt_4k_base: t.pamt4k.base,
+      pamt_4k_size: t.pamt4k.size,
+      reserved_areas: Array.from({ length: perTdmr }, (_, j) => {
+        const r = t.reserved[j];
+        return { offset: r ? r.base - t.base : 0n, size: r ? r.size : 0n };
+      }),
+    };
+  }
+  throw new Error(`${where}: no template ${name} for ${struct}`);
+}
+
+/** The bytes of a write_struct step: the template (or zeros) with the step's fields. */
+function structBytes(
+  ctx: GeneratorContext,
+  p: Platform,
+  sym: Symbols,
+  s: WriteStructStepSpec,
+  where: string,
+): Uint8Array {
+  const codec = new StructCodec(ctx.spec);
+  const size = ctx.spec.struct(s.write_struct).size;
+  if (typeof size !== "number") throw new Error(`${where}: ${s.write_struct} has no fixed size`);
+  const base = s.from
+    ? codec.decode(
+      s.write_struct,
+      codec.encode(
+        s.write_struct,
+        structTemplate(ctx, p, s.write_struct, s.from, where) as never,
+      ),
+    ).value
+    : codec.decode(s.write_struct, new Uint8Array(size)).value;
+  const flat = flatten(base);
+  for (const [k, v] of Object.entries(s.fields ?? {})) {
+    if (!(k in flat)) throw new Error(`${where}: ${s.write_struct} has no field ${k}`);
+    flat[k] = typeof v === "string" && v.startsWith("hex:") ? v : toHex(resolve(p, sym, v, where));
+  }
+  return codec.encode(s.write_struct, unflatten(ctx.spec, s.write_struct, flat));
 }
 
 /** The register a TDCALL input names: a spec input name of the leaf, or a register name. */
@@ -311,4 +685,13 @@ function tdcallInput(
     );
   }
   return input;
+}
+
+/** A tdcall result in a step's `expect` terms: `NAME(OPERAND)`, `td-exit`, `ve`, ... */
+function tdcallOutcome(r: Record<string, unknown>): string {
+  if (r.td_exit !== undefined) return "td-exit";
+  if (r.ve !== undefined) return "ve";
+  const st = r.status as { name?: string; operand?: string } | undefined;
+  if (st?.name) return st.operand ? `${st.name}(${st.operand})` : st.name;
+  return JSON.stringify(r);
 }

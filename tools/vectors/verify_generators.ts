@@ -7,6 +7,7 @@ import type { GeneratorContext } from "./generator_context.ts";
 import { bytesToHex, hexToBytes } from "../../impl/spec/hex.ts";
 import { makeQuoteGenerator } from "../../impl/attest/quote/quote_generate.ts";
 import { makeCollateral } from "../../impl/attest/quote/collateral.ts";
+import { makeDiceQuoteGenerator } from "../../impl/attest/dice/dice_quote_generate.ts";
 import { sampleTdreport } from "../../impl/attest/quote/tdreport_sample.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 
@@ -24,7 +25,11 @@ interface GeneratedCase {
   id: string;
   title: string;
   seed: string;
-  version: number;
+  /** 4 or 5 for ECDSA quotes; "dice" for a DICE quote from the module's Quoting extension. */
+  version: number | "dice";
+  /** Bits to flip in the generated quote (offsets from the end for DICE, where the signature sits). */
+  flip?: { offset: number; xor: string }[];
+  truncate?: number;
   body?: "1.0" | "1.5";
   at: string;
   /** Give the test collateral (a TCB status is computed). */
@@ -82,7 +87,7 @@ export async function attestVerify(
     out.push(await one(ctx, c, `${files.join(", ")} (fixtures/realdata/PROVENANCE.md)`));
   }
   for (const g of (params.generated ?? []) as GeneratedCase[]) {
-    const gen = makeQuoteGenerator(ctx.spec, hexToBytes(g.seed));
+    const seed = hexToBytes(g.seed);
     // A production-like TD (no debug, SEPT_VE_DISABLE) on a module whose TCB the collateral knows.
     const teeTcbSvn = Uint8Array.of(3, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const tdreport = sampleTdreport(ctx.spec, 1, {
@@ -92,19 +97,52 @@ export async function attestVerify(
       },
       teeTcbInfo: { tee_tcb_svn: teeTcbSvn, mr_signer_seam: new Uint8Array(48), attributes: 0n },
     });
-    const q = gen.generate(tdreport, { version: g.version, body: g.body });
-    if (!q.ok) throw new Error(`${g.id}: generation failed: ${q.error.message}`);
+    let quote: Uint8Array;
+    let rootPem: string;
+    let collateral: string | undefined;
+    if (g.version === "dice") {
+      const dice = makeDiceQuoteGenerator(ctx.spec, seed);
+      const q = dice.generate(tdreport);
+      if (!q.ok) throw new Error(`${g.id}: generation failed: ${q.error.message}`);
+      quote = q.value;
+      rootPem = dice.pki.root.pem;
+    } else {
+      const gen = makeQuoteGenerator(ctx.spec, seed);
+      const q = gen.generate(tdreport, { version: g.version, body: g.body });
+      if (!q.ok) throw new Error(`${g.id}: generation failed: ${q.error.message}`);
+      quote = q.value;
+      rootPem = gen.pki.root.pem;
+      if (g.collateral) collateral = JSON.stringify(makeCollateral(ctx.spec, gen, { teeTcbSvn }));
+    }
     const input: Record<string, unknown> = {
-      quote_hex: bytesToHex(q.value),
-      root_pem: gen.pki.root.pem,
+      quote_hex: bytesToHex(quote),
+      root_pem: rootPem,
       at: g.at,
     };
-    if (g.collateral) {
-      input.collateral_text = [JSON.stringify(makeCollateral(ctx.spec, gen, { teeTcbSvn }))];
+    if (collateral) input.collateral_text = [collateral];
+    if (g.flip) {
+      input.quote_patch = g.flip.map((f) => ({
+        offset: f.offset < 0 ? quote.length + f.offset : f.offset,
+        xor: f.xor,
+      }));
     }
-    out.push(
-      await one(ctx, { id: g.id, title: g.title, input, pins: g.pins, tags: ["generated"] }),
-    );
+    if (g.truncate !== undefined) input.quote_truncate = g.truncate;
+    const dice = g.version === "dice";
+    const covers: Covered[] | undefined = dice
+      ? [
+        "DICE_QUOTE_COSE_SIGN1",
+        "DICE_QUOTE_PROTECTED_HEADER",
+        "DICE_QUOTE_UNPROTECTED_HEADER",
+        "DICE_QUOTE_CLAIMS",
+      ]
+        .map((name) => ({ kind: "struct" as const, name }))
+      : undefined;
+    const tags = [
+      "generated",
+      ...(dice ? ["dice", "provisional"] : []),
+      ...(g.flip || g.truncate !== undefined ? ["negative"] : []),
+    ];
+    out.push(await one(ctx, { id: g.id, title: g.title, input, pins: g.pins, tags, covers }));
   }
   return out;
 }

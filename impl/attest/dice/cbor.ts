@@ -85,7 +85,10 @@ export function decodeCbor(bytes: Uint8Array, maxDepth: number): DecodeResult {
     }) as CborValue;
     return { ok: true, value };
   } catch (e) {
-    const message = (e instanceof Error ? e.message : String(e)).replace(/^CBOR decode error: /, "");
+    const message = (e instanceof Error ? e.message : String(e)).replace(
+      /^CBOR decode error: /,
+      "",
+    );
     return { ok: false, message };
   }
 }

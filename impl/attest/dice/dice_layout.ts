@@ -70,7 +70,12 @@ export interface DiceLayout {
   /** Spec-form and sample-form OID keys of each submodule (the sample's is tried first, as go-tdx-guest does). */
   submodule: Record<Submodule, { key: string; sampleKey: string }>;
   entry: { origin: string; current: string; currentAlt: string };
-  concise: { evTriples: number; evidenceTriples: number; environment: number; measurements: number };
+  concise: {
+    evTriples: number;
+    evidenceTriples: number;
+    environment: number;
+    measurements: number;
+  };
   environment: { class: number };
   class: { vendor: number; model: number };
   measurement: { mval: number };

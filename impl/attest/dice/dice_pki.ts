@@ -11,7 +11,7 @@ import type { Spec } from "../../spec/mod.ts";
 import { StructCodec } from "../../spec/codec.ts";
 import { bytesToHex } from "../../spec/hex.ts";
 import { deriveBytes, deriveKey, type SigningKey } from "../quote/seed_keys.ts";
-import { ext, type IssuedCert, issueCertificate, KEY_USAGE } from "../quote/test_pki.ts";
+import { ext, issueCertificate, type IssuedCert, KEY_USAGE } from "../quote/test_pki.ts";
 import type { TestName } from "../quote/x509_names.ts";
 import { derToPem } from "../quote/pem.ts";
 import { tcgDiceOid } from "./dice_oids.ts";

@@ -33,7 +33,12 @@ function elements(q: Uint8Array) {
   let t = d.value as Tagged;
   if (t.tag === L.tag.cwt) t = t.value as Tagged;
   assert.equal(t.tag, L.tag.coseSign1);
-  const [prot, unprot, payload, sig] = t.value as [Uint8Array, Map<unknown, unknown>, Uint8Array, Uint8Array];
+  const [prot, unprot, payload, sig] = t.value as [
+    Uint8Array,
+    Map<unknown, unknown>,
+    Uint8Array,
+    Uint8Array,
+  ];
   return { prot, unprot, payload, sig };
 }
 
@@ -111,7 +116,7 @@ Deno.test("the claims carry REPORTDATA and every TD_QUOTE_BODY_1_5 field of the 
     const ce = decodeCbor(tagged.value as Uint8Array, L.maxDepth);
     assert.ok(ce.ok && isMap(ce.value));
     const triples = (mapGet(ce.value, 0) as Map<unknown, unknown>).get(0) as unknown[][];
-    const mval = ((triples[0][1] as Map<unknown, unknown>[])[0]).get(1) as Map<unknown, unknown>;
+    const mval = (triples[0][1] as Map<unknown, unknown>[])[0].get(1) as Map<unknown, unknown>;
     const v = mval.get(p.key);
     const f = spec.struct("TD_QUOTE_BODY_1_5").fields.find((x) => x.name === p.field)!;
     const want = bodyBytes.subarray(f.offset!, f.offset! + f.size!);
@@ -137,7 +142,9 @@ Deno.test("the same seed and report give the same bytes; renewed keys and other 
   assert.ok(again.ok);
   assert.deepEqual(again.value, quote());
   assert.notDeepEqual(quote({ generation: 1 }), quote());
-  const other = makeDiceQuoteGenerator(spec, new TextEncoder().encode("another seed")).generate(report);
+  const other = makeDiceQuoteGenerator(spec, new TextEncoder().encode("another seed")).generate(
+    report,
+  );
   assert.ok(other.ok);
   assert.notDeepEqual(other.value, quote());
 });

@@ -8,7 +8,11 @@
 // report's TEE_TCB_INFO and the current key generation.
 import type { Spec } from "../../spec/mod.ts";
 import type { AttestError } from "../attest_error.ts";
-import { type DiceQuoteGenerator, type DiceQuoteRequest, makeDiceQuoteGenerator } from "./dice_quote_generate.ts";
+import {
+  type DiceQuoteGenerator,
+  type DiceQuoteRequest,
+  makeDiceQuoteGenerator,
+} from "./dice_quote_generate.ts";
 
 export interface DiceModuleSignerOptions {
   seed: Uint8Array;

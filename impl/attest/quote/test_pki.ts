@@ -165,9 +165,10 @@ export function issueCertificate(r: CertRequest): Uint8Array {
       pkijs.id_KeyUsage,
       true,
       keyUsage(
-        r.keyUsage ?? (ca
-          ? [KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]
-          : [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation]),
+        r.keyUsage ??
+          (ca
+            ? [KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]
+            : [KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation]),
       ),
     ),
     ext(

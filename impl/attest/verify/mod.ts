@@ -14,7 +14,7 @@ export type { CheckName, CheckOutcome, Reason } from "./reason.ts";
 export { addCollateralFile, collateralFromDcapQvl, emptyCollateral } from "./collateral.ts";
 export type { Collateral } from "./collateral.ts";
 export { DEFAULT_ROOT_URL, intelSgxRoot, trustAnchorFromBytes } from "./trust_root.ts";
-export { DICE_ROOT_URL, dcpDiceRoot } from "./dice/dice_trust_root.ts";
+export { dcpDiceRoot, DICE_ROOT_URL } from "./dice/dice_trust_root.ts";
 export type { TrustAnchor } from "./cert_chain.ts";
 export { expectableKeys, parseExpectations } from "./td_policy.ts";
 export type { Expectation } from "./td_policy.ts";

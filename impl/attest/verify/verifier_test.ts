@@ -232,6 +232,14 @@ Deno.test("a wrong root refuses every chain", async () => {
   const dice = await Deno.readFile(collateralFile("certs/gotdx_trusted_dice_root.pem"));
   const { trustAnchorFromBytes } = await import("./trust_root.ts");
   const other = await trustAnchorFromBytes(dice);
-  // The DICE root is P-384: it is refused as an anchor for ECDSA-P256 chains.
-  assert.equal(typeof other, "string");
+  // The DICE root (P-384) loads as a trust anchor, but no PCK chain leads to it.
+  assert.equal(typeof other, "object");
+  for (const name of TD_QUOTES) {
+    const v = await verifyQuote(Deno.readFileSync(quoteFile(name)), {
+      ...options(PCK_VALID_AT[name], { allowDebug: true }),
+      root: other as VerifyOptions["root"],
+    });
+    assert.equal(v.ok, false, name);
+    assert.ok(failing(v).includes("pck_chain"), name);
+  }
 });

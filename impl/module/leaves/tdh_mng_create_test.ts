@@ -23,6 +23,8 @@ tdStatusTests(LEAF, [
       void r;
       const td = w.tdState;
       assert.equal(w.state.pamt.get(w.td.tdr).pageType, "PT_TDR");
+      // tdh_mng_create.c gives the TDR's PAMT entry owner 0: a TDR owns itself implicitly.
+      assert.equal(w.state.pamt.get(w.td.tdr).owner, 0n);
       assert.equal(w.state.kot.get(40), "HKID_ASSIGNED");
       assert.equal(td.lifecycle, "TD_HKID_ASSIGNED");
       assert.equal(td.opState, "OP_STATE_UNINITIALIZED");

@@ -29,7 +29,7 @@ export const tdhPhymemPageReclaim: LeafHandler = (ctx) => {
   }
   const td = ctx.state.tds.get(tdr);
   if (!td || td.lifecycle !== "TD_TEARDOWN") return ctx.status("TDX_LIFECYCLE_STATE_INCORRECT");
-  if (isTdr && ctx.state.pamt.ownedBy(tdr).some((p) => p !== tdr)) {
+  if (isTdr && ctx.state.pamt.ownedBy(tdr).length > 0) {
     return ctx.status("TDX_TD_ASSOCIATED_PAGES_EXIST");
   }
   ctx.state.pamt.set(base, { pageType: "PT_NDA", level: 0 });

@@ -24,7 +24,8 @@ export function wireDiceQuoting(
     seed,
     request,
     checkReport: (r) =>
-      r.length >= at + size && macMatches(spec, p.module.state.reportMacKey, r.subarray(at, at + size)),
+      r.length >= at + size &&
+      macMatches(spec, p.module.state.reportMacKey, r.subarray(at, at + size)),
   });
   p.module.state.quoteSigner = signer;
   return signer;

@@ -1,11 +1,37 @@
 // What the DICE chain checks read from a certificate beyond x509_cert.ts's CertInfo: the
 // raw P-384 signature, the key usage bits, and the TCG DiceTcbInfo extension (for the
 // decoded view). Malformed values give undefined, never an exception.
+import * as pkijs from "pkijs";
 import { theSpec } from "../../../spec/mod.ts";
+import { equalBytes } from "../byte_ops.ts";
 import { bytesToHex, parseHex } from "../../../spec/hex.ts";
 import { bitStringBytes, decodeDer, isType, oidText, smallInteger, stringValue } from "../der.ts";
 import type { CertInfo } from "../x509_cert.ts";
 import { tcbInfoTag, tcgDiceOid } from "../../dice/dice_oids.ts";
+
+let ecdsaSha384: Uint8Array | undefined;
+
+/**
+ * True when both AlgorithmIdentifiers - the outer signatureAlgorithm and the TBS
+ * signature field, which RFC 5280 section 4.1.1.2 requires to be equal - are
+ * ecdsa-with-SHA384 without parameters (RFC 5758 section 3.2).
+ */
+export function signedWithEcdsaSha384(cert: CertInfo): boolean {
+  ecdsaSha384 ??= new Uint8Array(
+    new pkijs.AlgorithmIdentifier({
+      algorithmId: pkijs.getCrypto(true).getOIDByAlgorithm(
+        { name: "ECDSA", hash: { name: "SHA-384" } } as Algorithm,
+        true,
+      ),
+    }).toSchema().toBER(),
+  );
+  const top = decodeDer(cert.der);
+  const tbs = top?.children[0];
+  if (!top || top.children.length !== 3 || !isType(tbs, "SEQUENCE")) return false;
+  const inner = tbs.children[tbs.children[0]?.type === "[0]" ? 2 : 1];
+  return equalBytes(top.children[1].raw, ecdsaSha384) && !!inner &&
+    equalBytes(inner.raw, ecdsaSha384);
+}
 
 /** The certificate's signatureValue converted by `toRaw`, or undefined. */
 export function certSignature(

@@ -11,7 +11,7 @@ import { type TrustAnchor, validityReasons } from "../cert_chain.ts";
 import { MemoCache } from "../memo_cache.ts";
 import { type Reason, reason } from "../reason.ts";
 import { type CertInfo, parseCertificate } from "../x509_cert.ts";
-import { certSignature, KEY_USAGE_BIT, keyUsage } from "./dice_cert.ts";
+import { certSignature, KEY_USAGE_BIT, keyUsage, signedWithEcdsaSha384 } from "./dice_cert.ts";
 import { derSignatureToRawP384, importSpkiP384Key, verifyEs384 } from "./es384.ts";
 
 export type CertLabel = "x5bag" | "x5chain";
@@ -90,7 +90,9 @@ async function check(ders: Uint8Array[], label: CertLabel, root: TrustAnchor): P
   for (let i = 0; i < ders.length; i++) {
     const c = parseCertificate(ders[i]);
     if (!c) {
-      bad(`certificate ${i} is not a DER X.509 certificate`, { field: `unprotected.${label}[${i}]` });
+      bad(`certificate ${i} is not a DER X.509 certificate`, {
+        field: `unprotected.${label}[${i}]`,
+      });
       return { path: [], leafKey: undefined, reasons };
     }
     certs.push(c);
@@ -104,7 +106,9 @@ async function check(ders: Uint8Array[], label: CertLabel, root: TrustAnchor): P
     const parent = i + 1 < path.length ? path[i + 1] : root.cert;
     const parentKey = i + 1 < path.length ? keys[i + 1] : root.key;
     const field = `certificate[${i}] (${c.subjectCN})`;
-    if (c.version !== X509_V3) bad("not an X.509 v3 certificate", { field, actual: `v${c.version + 1}` });
+    if (c.version !== X509_V3) {
+      bad("not an X.509 v3 certificate", { field, actual: `v${c.version + 1}` });
+    }
     if (!keys[i]) bad("public key is not EC P-384", { field });
     if (!equalBytes(c.issuer, parent.subject)) {
       bad("issuer name does not match the next certificate's subject", {
@@ -137,7 +141,9 @@ async function check(ders: Uint8Array[], label: CertLabel, root: TrustAnchor): P
       bad("the root's path length constraint is exceeded", { field });
     }
     const sig = certSignature(c, derSignatureToRawP384);
-    if (!sig) {
+    if (!signedWithEcdsaSha384(c)) {
+      bad("the signature algorithm is not ecdsa-with-SHA384 in both places", { field });
+    } else if (!sig) {
       bad("signature is not a P-384 ECDSA signature value", { field });
     } else if (parentKey) {
       checks.push(

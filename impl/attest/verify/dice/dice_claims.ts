@@ -64,7 +64,9 @@ function measurements(
   const wrapped = isBytes(ce);
   if (isBytes(ce)) {
     const d = decodeCbor(ce, L.maxDepth);
-    if (!d.ok) return failAt(where, `the embedded concise evidence is not one CBOR item: ${d.message}`);
+    if (!d.ok) {
+      return failAt(where, `the embedded concise evidence is not one CBOR item: ${d.message}`);
+    }
     ce = d.value;
   }
   if (!isMap(ce)) return failAt(where, "the concise evidence is not a map");
@@ -74,11 +76,17 @@ function measurements(
     return failAt(where, "no evidence triples (keys 0 then 0)");
   }
   const triple = triples[0];
-  if (!Array.isArray(triple) || triple.length < 2) return failAt(where, "the first evidence triple is not [environment, measurements]");
+  if (!Array.isArray(triple) || triple.length < 2) {
+    return failAt(where, "the first evidence triple is not [environment, measurements]");
+  }
   const list = triple[L.concise.measurements];
-  if (!Array.isArray(list) || list.length === 0) return failAt(where, "the first evidence triple has no measurement");
+  if (!Array.isArray(list) || list.length === 0) {
+    return failAt(where, "the first evidence triple has no measurement");
+  }
   const mval = isMap(list[0]) ? mapGet(list[0], L.measurement.mval) : undefined;
-  if (!isMap(mval)) return failAt(where, "the first measurement has no measurement-values map (key 1)");
+  if (!isMap(mval)) {
+    return failAt(where, "the first measurement has no measurement-values map (key 1)");
+  }
   return ok({ mval, wrapped });
 }
 
@@ -114,7 +122,9 @@ export function parseClaims(L: DiceLayout, payload: Uint8Array): Result<DiceClai
   const eatProfile = typeof ep === "string" ? ep : isBytes(ep) ? oidFromContent(ep) : undefined;
 
   const reportData = mapGet(claims, L.claim.reportData);
-  if (!isBytes(reportData)) return failAt("report_data", "no report_data claim (-212) holding a byte string");
+  if (!isBytes(reportData)) {
+    return failAt("report_data", "no report_data claim (-212) holding a byte string");
+  }
   const submods = mapGet(claims, L.claim.submods);
   if (!isMap(submods)) return failAt("submods", "no submodule claim (-11) holding a map");
 
@@ -159,7 +169,9 @@ export function parseClaims(L: DiceLayout, payload: Uint8Array): Result<DiceClai
     if (p.submodule === "seam") {
       map = (ev.get("seam") ?? platform).origin;
       if (!ev.has("seam")) where = `submods.platform_tcb.origin[${p.key}] (${p.field})`;
-    } else if (p.field === "tee_tcb_svn2" && mapGet(platform.origin, L.sampleTcbSvn2) !== undefined) {
+    } else if (
+      p.field === "tee_tcb_svn2" && mapGet(platform.origin, L.sampleTcbSvn2) !== undefined
+    ) {
       map = platform.origin;
       key = L.sampleTcbSvn2;
       where = `submods.platform_tcb.origin[${key}] (${p.field})`;
@@ -184,7 +196,11 @@ export function parseClaims(L: DiceLayout, payload: Uint8Array): Result<DiceClai
       bytes = Uint8Array.from(svns as bigint[], Number);
     }
     if (!bytes) {
-      const want = { bytes: "a byte string", digest: "a byte string or [alg, bytes]", svns: "a byte string or an array of SVNs" };
+      const want = {
+        bytes: "a byte string",
+        digest: "a byte string or [alg, bytes]",
+        svns: "a byte string or an array of SVNs",
+      };
       return failAt(where, `${p.field} has the wrong form`, want[p.form]);
     }
     const e = put(p.field, bytes, where);

@@ -5,6 +5,7 @@
 // x5chain); a non-empty payload with the claims; a signature of exactly 96 bytes. Any
 // byte string gives either a quote or structured reasons: nothing throws.
 import {
+  CborFloat,
   type CborValue,
   decodeCbor,
   encodeCbor,
@@ -63,6 +64,7 @@ const describe = (v: CborValue | undefined): string => {
   if (Array.isArray(v)) return `an array of ${v.length} elements`;
   if (typeof v === "string") return "a text string";
   if (typeof v === "number" || typeof v === "bigint") return `the integer ${v}`;
+  if (v instanceof CborFloat) return `the float ${v.value}`;
   return String(v);
 };
 
@@ -98,23 +100,39 @@ export function parseDiceQuote(bytes: Uint8Array): Result<DiceQuote> {
 
   // Protected header.
   if (!isBytes(prot) || prot.length === 0) {
-    return bad("protected", "the protected header is not a non-empty byte string", undefined, describe(prot));
+    return bad(
+      "protected",
+      "the protected header is not a non-empty byte string",
+      undefined,
+      describe(prot),
+    );
   }
   const ph = decodeCbor(prot, L.maxDepth);
   if (!ph.ok) return bad("protected", `the protected header is not one CBOR item: ${ph.message}`);
-  if (!isMap(ph.value)) return bad("protected", "the protected header is not a map", "a map", describe(ph.value));
+  if (!isMap(ph.value)) {
+    return bad("protected", "the protected header is not a map", "a map", describe(ph.value));
+  }
   const algValue = mapGet(ph.value, L.header.alg);
-  if (algValue === undefined) return bad("protected.alg", "the protected header has no alg (label 1)");
+  if (algValue === undefined) {
+    return bad("protected.alg", "the protected header has no alg (label 1)");
+  }
   if (typeof algValue !== "number" && typeof algValue !== "bigint") {
     return bad("protected.alg", "alg is not an integer", "an integer", describe(algValue));
   }
   const alg = BigInt(algValue);
   if (alg !== BigInt(L.es384)) {
-    return bad("protected.alg", "unsupported signature algorithm", `${L.es384} (ES384)`, String(alg));
+    return bad(
+      "protected.alg",
+      "unsupported signature algorithm",
+      `${L.es384} (ES384)`,
+      String(alg),
+    );
   }
 
   // Unprotected header.
-  if (!isMap(unprot)) return bad("unprotected", "the unprotected header is not a map", "a map", describe(unprot));
+  if (!isMap(unprot)) {
+    return bad("unprotected", "the unprotected header is not a map", "a map", describe(unprot));
+  }
   const kid = mapGet(unprot, L.header.kid);
   if (kid !== undefined && !isBytes(kid)) {
     return bad("unprotected.kid", "kid is not a byte string", "a byte string", describe(kid));
@@ -139,13 +157,23 @@ export function parseDiceQuote(bytes: Uint8Array): Result<DiceQuote> {
   for (let i = 0; i < certs.length; i++) {
     const c = certs[i];
     if (!isBytes(c) || c.length === 0) {
-      return bad(`unprotected.${certLabel}[${i}]`, "a certificate is not a non-empty byte string", undefined, describe(c));
+      return bad(
+        `unprotected.${certLabel}[${i}]`,
+        "a certificate is not a non-empty byte string",
+        undefined,
+        describe(c),
+      );
     }
   }
 
   // Payload and claims.
   if (!isBytes(payload) || payload.length === 0) {
-    return bad("payload", "the payload is not a non-empty byte string", undefined, describe(payload));
+    return bad(
+      "payload",
+      "the payload is not a non-empty byte string",
+      undefined,
+      describe(payload),
+    );
   }
   const claims = parseClaims(L, payload);
   if (!claims.ok) return claims;

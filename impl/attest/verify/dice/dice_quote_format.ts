@@ -21,7 +21,14 @@ import { dcpDiceRoot } from "./dice_trust_root.ts";
 export const DICE_FORMAT = "dice-es384-quote";
 const DESCRIPTION = "DICE quote, CBOR COSE_Sign1 signed with ES384 (TDX Quoting extension)";
 
-const ORDER: CheckName[] = ["parse", "quote_signature", "dice_chain", "tcb_status", "debug", "expect"];
+const ORDER: CheckName[] = [
+  "parse",
+  "quote_signature",
+  "dice_chain",
+  "tcb_status",
+  "debug",
+  "expect",
+];
 
 function printable(v: unknown): string | number {
   if (v instanceof Uint8Array) return bytesToHex(v);
@@ -102,7 +109,8 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
   }
   const q = parsed.value;
   const notes = new Map<CheckName, CheckOutcome>();
-  const skip = (check: CheckName, note: string) => notes.set(check, { check, status: "skip", note });
+  const skip = (check: CheckName, note: string) =>
+    notes.set(check, { check, status: "skip", note });
   const reasons: Reason[] = [];
 
   const chain = await checkDiceChain(q.certs, q.certLabel, options.root);
@@ -123,7 +131,9 @@ async function verify(bytes: Uint8Array, options: VerifyOptions): Promise<QuoteV
       : "DICE quotes have no public TCB collateral",
   );
   reasons.push(...debugReasons(q.claims.body, options.allowDebug));
-  if (options.allowDebug) notes.set("debug", { check: "debug", status: "pass", note: "debug TD allowed" });
+  if (options.allowDebug) {
+    notes.set("debug", { check: "debug", status: "pass", note: "debug TD allowed" });
+  }
   reasons.push(...expectReasons(options.expect, diceLayout().bodyStruct, q.claims.body, undefined));
   if (options.expect.length === 0) skip("expect", "nothing expected");
   return {

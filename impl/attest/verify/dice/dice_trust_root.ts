@@ -5,7 +5,7 @@ import type { TrustAnchor } from "../cert_chain.ts";
 import { pemCertificates } from "../pem.ts";
 import { parseCertificate } from "../x509_cert.ts";
 import { derSignatureToRawP384, importSpkiP384Key, verifyEs384 } from "./es384.ts";
-import { certSignature } from "./dice_cert.ts";
+import { certSignature, signedWithEcdsaSha384 } from "./dice_cert.ts";
 
 export const DICE_ROOT_URL = new URL("../../roots/dcp_dice_global_root_ca.pem", import.meta.url);
 
@@ -17,7 +17,7 @@ export async function diceTrustAnchorFrom(der: Uint8Array): Promise<TrustAnchor 
   if (!key) return "its public key is not an EC P-384 key";
   if (!equalBytes(cert.subject, cert.issuer)) return "it is not self-issued";
   const sig = certSignature(cert, derSignatureToRawP384);
-  if (!sig || !(await verifyEs384(key, sig, cert.tbs))) {
+  if (!sig || !signedWithEcdsaSha384(cert) || !(await verifyEs384(key, sig, cert.tbs))) {
     return "its self-signature does not verify (ECDSA P-384/SHA-384)";
   }
   if (!cert.isCA) return "it is not a CA certificate (basic constraints)";

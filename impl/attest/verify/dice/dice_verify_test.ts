@@ -105,7 +105,16 @@ function assertRefused(v: QuoteVerification, check: string, field?: RegExp) {
 }
 
 Deno.test("a generated DICE quote verifies, with --expect on the TD's fields", async () => {
-  const expect = ["mr_td", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "report_data", "mr_seam", "mr_servicetd"]
+  const expect = [
+    "mr_td",
+    "rtmr0",
+    "rtmr1",
+    "rtmr2",
+    "rtmr3",
+    "report_data",
+    "mr_seam",
+    "mr_servicetd",
+  ]
     .map((key) => ({ key, value: bytesToHex(body[key] as Uint8Array) }));
   expect.push({ key: "td_attributes", value: (body.td_attributes as bigint).toString(16) });
   const v = await verify(good, { expect });
@@ -121,7 +130,10 @@ Deno.test("a generated DICE quote verifies, with --expect on the TD's fields", a
     "expect:pass",
   ]);
   assert.equal(v.decoded?.body.mr_td, bytesToHex(body.mr_td as Uint8Array));
-  assert.equal(v.decoded?.["certificate[0]"]["tcb_info.fwids"], `2.16.840.1.101.3.4.2.2:${bytesToHex(body.mr_seam as Uint8Array)}`);
+  assert.equal(
+    v.decoded?.["certificate[0]"]["tcb_info.fwids"],
+    `2.16.840.1.101.3.4.2.2:${bytesToHex(body.mr_seam as Uint8Array)}`,
+  );
 });
 
 Deno.test("--expect mismatches and a debug TD are refused", async () => {
@@ -150,7 +162,12 @@ Deno.test("accepted variants: x5chain, bare COSE_Sign1, a shuffled bag with the 
   for (
     const q of [
       gen.generate(report, { certLabel: "x5chain", bare: true }),
-      { ok: true, value: build({ unprot: new Map([[L.header.x5bag, [certs[2], gen.pki.root.der, certs[0], certs[1]]]]) }) },
+      {
+        ok: true,
+        value: build({
+          unprot: new Map([[L.header.x5bag, [certs[2], gen.pki.root.der, certs[0], certs[1]]]]),
+        }),
+      },
       { ok: true, value: build({ cwt: false }) },
     ]
   ) {
@@ -163,9 +180,15 @@ Deno.test("accepted variants: x5chain, bare COSE_Sign1, a shuffled bag with the 
   assertRefused(await verify(reversed), "dice_chain");
   // A certificate off the path in the bag.
   const other = makeDiceQuoteGenerator(spec, new Uint8Array([9])).pki.platformCa.der;
-  assertRefused(await verify(build({ unprot: new Map([[L.header.x5bag, [...certs, other]]]) })), "dice_chain");
+  assertRefused(
+    await verify(build({ unprot: new Map([[L.header.x5bag, [...certs, other]]]) })),
+    "dice_chain",
+  );
   // The quote signing certificate must not be a CA: a chain without the leaf.
-  assertRefused(await verify(build({ unprot: new Map([[L.header.x5bag, certs.slice(1)]]) })), "dice_chain");
+  assertRefused(
+    await verify(build({ unprot: new Map([[L.header.x5bag, certs.slice(1)]]) })),
+    "dice_chain",
+  );
 });
 
 Deno.test("strict parsing: each rule gives a parse reason naming the field", async () => {
@@ -177,23 +200,60 @@ Deno.test("strict parsing: each rule gives a parse reason naming the field", asy
     ["5 elements", build({ elements: [prot, unprot, payload, sig, 0] }), /^COSE_Sign1$/],
     ["3 elements", build({ elements: [prot, unprot, payload] }), /^COSE_Sign1$/],
     ["alg ES256", build({ prot: encodeCbor(new Map([[1, -7]])) }), /protected\.alg/],
-    ["alg missing", build({ prot: encodeCbor(new Map([[4, new Uint8Array(1)]])) }), /protected\.alg/],
+    [
+      "alg missing",
+      build({ prot: encodeCbor(new Map([[4, new Uint8Array(1)]])) }),
+      /protected\.alg/,
+    ],
     ["alg text", build({ prot: encodeCbor(new Map([[1, "ES384"]])) }), /protected\.alg/],
     ["empty protected", build({ prot: new Uint8Array(0) }), /^protected$/],
     ["protected not a map", build({ prot: encodeCbor([1]) }), /^protected$/],
     ["signature 95 bytes", build({ sig: new Uint8Array(95) }), /^signature$/],
     ["signature 97 bytes", build({ sig: new Uint8Array(97) }), /^signature$/],
     ["trailing byte", Uint8Array.from([...good, 0]), /^quote$/],
-    ["CWT in CWT", encodeCbor(new Tagged(L.tag.cwt, decodeCbor(good, 32).ok ? (decodeCbor(good, 32) as { value: unknown }).value : 0)), /^COSE_Sign1$/],
+    [
+      "CWT in CWT",
+      encodeCbor(
+        new Tagged(
+          L.tag.cwt,
+          decodeCbor(good, 32).ok ? (decodeCbor(good, 32) as { value: unknown }).value : 0,
+        ),
+      ),
+      /^COSE_Sign1$/,
+    ],
     ["no certificates", build({ unprot: new Map() }), /^unprotected$/],
-    ["empty certificate", build({ unprot: new Map([[L.header.x5bag, [new Uint8Array(0)]]]) }), /x5bag\[0\]/],
-    ["kid not bytes", build({ unprot: new Map<number, unknown>([[L.header.kid, "k"], [L.header.x5bag, [new Uint8Array(1)]]]) }), /kid/],
+    [
+      "empty certificate",
+      build({ unprot: new Map([[L.header.x5bag, [new Uint8Array(0)]]]) }),
+      /x5bag\[0\]/,
+    ],
+    [
+      "kid not bytes",
+      build({
+        unprot: new Map<number, unknown>([[L.header.kid, "k"], [L.header.x5bag, [
+          new Uint8Array(1),
+        ]]]),
+      }),
+      /kid/,
+    ],
     ["empty payload", build({ payload: new Uint8Array(0) }), /^payload$/],
     ["payload not a map", build({ payload: encodeCbor([]) }), /^claims$/],
-    ["no report_data", build({ payload: encodeCbor(new Map([[L.claim.submods, new Map()]])) }), /claims\.report_data/],
-    ["mr_td 47 bytes", build({ payload: payloadWith("td_quote_body", -83, new Uint8Array(47)) }), /mr_td/],
+    [
+      "no report_data",
+      build({ payload: encodeCbor(new Map([[L.claim.submods, new Map()]])) }),
+      /claims\.report_data/,
+    ],
+    [
+      "mr_td 47 bytes",
+      build({ payload: payloadWith("td_quote_body", -83, new Uint8Array(47)) }),
+      /mr_td/,
+    ],
     ["rtmr1 missing", build({ payload: payloadWith("td_quote_body", -207, undefined) }), /rtmr1/],
-    ["xfam as a digest tuple", build({ payload: payloadWith("td_quote_body", -201, [7, new Uint8Array(8)]) }), /xfam/],
+    [
+      "xfam as a digest tuple",
+      build({ payload: payloadWith("td_quote_body", -201, [7, new Uint8Array(8)]) }),
+      /xfam/,
+    ],
   ];
   for (const [name, bytes, field] of cases) {
     const v = await verify(bytes);
@@ -212,7 +272,10 @@ Deno.test("accepted value forms: CoRIM digest tuples, SVNs as bytes, other tags,
   // eat_profile as DER OID content octets (2.16.840.1.113741.1.16.1) is shown as dotted text.
   const claims = decodeCbor(Q.payloadBytes, 32);
   assert.ok(claims.ok && isMap(claims.value));
-  claims.value.set(L.claim.eatProfile, Uint8Array.from([0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01]));
+  claims.value.set(
+    L.claim.eatProfile,
+    Uint8Array.from([0x60, 0x86, 0x48, 0x01, 0x86, 0xf8, 0x4d, 0x01, 0x10, 0x01]),
+  );
   claims.value.set(L.claim.iss, "issuer");
   // An unknown tag (111, a CoRIM OID) deep in a claim the verifier does not read.
   claims.value.set(-70000, new Tagged(111, new Uint8Array(3)));

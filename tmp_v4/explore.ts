@@ -1,0 +1,10 @@
+import { buildTd, kvmBed, defaultCpuid, capabilities } from "../impl/kvm/testing/kvm_fixture.ts";
+const bed = kvmBed();
+const vm = bed.kvm.createVm().vm!;
+const c = defaultCpuid(vm);
+console.log("entries", c.length, JSON.stringify(c.slice(0,3)));
+const caps = capabilities(vm);
+console.log(Object.keys(caps), (caps.cpuid as any).nent);
+console.log(vm.spec.enum("kvm_tdx_cmd_id").values.map(v=>v.name+"="+v.value));
+console.log(vm.spec.enum("kvm_vm_type").values.map(v=>v.name+"="+v.value));
+console.log(vm.spec.ioctl("KVM_CHECK_EXTENSION").tdx_values?.map(v=>v.name+"="+v.value));

@@ -1,0 +1,18 @@
+import { GuestSession } from "../runner/layers/guest_layer.ts";
+const s = new GuestSession();
+const st = (op: string, input: Record<string, unknown>) => { const t=performance.now(); const r = s.step(op, input); console.log(op, JSON.stringify(input).slice(0,100), "=>", JSON.stringify(r).slice(0, 400), Math.round(performance.now()-t)); return r; };
+st("guest.boot", { firmware: "fixtures/realdata/firmware/OVMF-debian-2022.11-6+deb12u2.fd", quote_service: "echo" });
+st("guest.open", { path: "/dev/tdx_guest", mode: "rw", as: "dev" });
+st("guest.ioctl", { fd: "dev", request: "TDX_CMD_GET_REPORT0", arg: { struct: "tdx_report_req", fields: { reportdata: "hex:" + "ab".repeat(64) } } });
+st("guest.open", { path: "/sys/devices/virtual/misc/tdx_guest/measurements/rtmr2:sha384", mode: "w", as: "r2" });
+st("guest.write", { fd: "r2", bytes: "11".repeat(48) });
+st("guest.open", { path: "/sys/devices/virtual/misc/tdx_guest/measurements/rtmr2:sha384", mode: "r", as: "r2r" });
+st("guest.read", { fd: "r2r", count: 48 });
+st("guest.mkdir", { path: "/sys/kernel/config/tsm/report/r0" });
+st("guest.open", { path: "/sys/kernel/config/tsm/report/r0/inblob", mode: "w", as: "in" });
+st("guest.write", { fd: "in", bytes: "cd".repeat(64) });
+st("guest.close", { fd: "in" });
+st("guest.open", { path: "/sys/kernel/config/tsm/report/r0/outblob", mode: "r", as: "out" });
+st("guest.read", { fd: "out", count: 8192, decode: "TDREPORT_STRUCT" });
+st("guest.open", { path: "/sys/kernel/config/tsm/report/r0/generation", mode: "r", as: "gen" });
+st("guest.read", { fd: "gen", count: 64 });

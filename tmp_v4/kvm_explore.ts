@@ -1,0 +1,12 @@
+import { KvmSession } from "../runner/layers/kvm_layer.ts";
+const t0 = performance.now();
+const s = new KvmSession();
+console.log("bringup ms", performance.now() - t0);
+const st = (op: string, input: Record<string, unknown>) => { const r = s.step(op, input); console.log(op, JSON.stringify(input).slice(0,120), "=>", JSON.stringify(r).slice(0, 600)); return r; };
+st("kvm.ioctl", { fd: "kvm", ioctl: "KVM_GET_API_VERSION" });
+st("kvm.ioctl", { fd: "kvm", ioctl: "KVM_CREATE_VM", arg: "0x5" });
+st("kvm.ioctl", { fd: "vm", ioctl: "KVM_ENABLE_CAP", arg: { struct: "kvm_enable_cap", fields: { cap: "0x79", "args.0": "0x18" } } });
+st("kvm.ioctl", { fd: "vm", ioctl: "KVM_ENABLE_CAP", arg: { struct: "kvm_enable_cap", fields: { cap: "0xC9", "args.0": "0x1000" } } });
+st("kvm.ioctl", { fd: "vm", ioctl: "KVM_MEMORY_ENCRYPT_OP", arg: { struct: "kvm_tdx_cmd", fields: { id: "0x0" }, data_struct: { struct: "kvm_tdx_capabilities", fields: { "cpuid.nent": "0x40" }, size: 2048 + 8 + 40 * 64, read_back: true } } });
+const t1 = performance.now();
+console.log("ms", t1 - t0);
