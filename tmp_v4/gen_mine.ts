@@ -14,3 +14,12 @@ for (const name of Deno.args) {
   console.log(name, vs.length, "vectors", Math.round(performance.now() - t), "ms");
 }
 Deno.writeTextFileSync("tmp_v4/out.json", JSON.stringify({ vectors: out, fixtures: Object.fromEntries(fixtures) }, null, 1));
+if (Deno.env.get("WRITE")) {
+  for (const v of Object.values(out) as { layer: string; id: string }[]) {
+    Deno.mkdirSync(`vectors/${v.layer}`, { recursive: true });
+    Deno.writeTextFileSync(`vectors/${v.layer}/${v.id}.json`, JSON.stringify(v, null, 2) + "\n");
+  }
+  for (const f of fixtures.values() as Iterable<{ id: string }>) {
+    Deno.writeTextFileSync(`vectors/fixtures/${f.id}.json`, JSON.stringify(f, null, 1) + "\n");
+  }
+}

@@ -150,6 +150,24 @@ for (const c of bad) {
   });
 }
 
+Deno.test("TDG.SYS.RD walks every guest-readable element by id, as TDG.SYS.RDALL lists them", () => {
+  // RDX carries the id in and the next id out: every non-null id must be read as itself.
+  const h = new GuestHarness();
+  const hpa = h.map(LIST_GPA);
+  const all = h.tdcall("TDG.SYS.RDALL", { md_list_gpa: LIST_GPA, field_id: FIELD_ID_NA });
+  assert.equal(all.name, "TDX_SUCCESS");
+  const listed = sequences(h, h.readPrivate(hpa, 4096)).flatMap((s) => s.values);
+  const read: bigint[] = [];
+  let next = h.tdcall("TDG.SYS.RD", { field_id: FIELD_ID_NA }).out.next_field_id;
+  while (next !== FIELD_ID_NA) {
+    const r = h.tdcall("TDG.SYS.RD", { field_id: next });
+    assert.equal(r.name, "TDX_SUCCESS", `field ${next.toString(16)}`);
+    read.push(r.out.value);
+    next = r.out.next_field_id;
+  }
+  assert.deepEqual(read, listed);
+});
+
 Deno.test("TDG.SYS.RDALL: a full list -> TDX_METADATA_LIST_OVERFLOW and the field to resume from", () => {
   const h = new GuestHarness({ spec: bigSpec() });
   const hpa = h.map(LIST_GPA);
