@@ -133,7 +133,17 @@ export async function attestVerify(
         "DICE_QUOTE_COSE_SIGN1",
         "DICE_QUOTE_PROTECTED_HEADER",
         "DICE_QUOTE_UNPROTECTED_HEADER",
+        "DICE_QUOTE_SIG_STRUCTURE",
         "DICE_QUOTE_CLAIMS",
+        "DICE_QUOTE_SUBMODULES",
+        "DICE_QUOTE_SUBMODULE_EVIDENCE",
+        "DICE_QUOTE_CONCISE_EVIDENCE",
+        "DICE_QUOTE_EV_TRIPLES",
+        "DICE_QUOTE_EVIDENCE_TRIPLE",
+        "DICE_QUOTE_ENVIRONMENT",
+        "DICE_QUOTE_CLASS",
+        "DICE_QUOTE_MEASUREMENT_MAP",
+        "DICE_QUOTE_MEASUREMENT_VALUES",
       ]
         .map((name) => ({ kind: "struct" as const, name }))
       : undefined;
