@@ -3,8 +3,8 @@
 // get names ("vm", "vcpu0", "gmem0") so that vectors never depend on fd numbers; user
 // memory the steps map gets names too ("$mem:NAME"), and addresses KVM writes back are
 // reported by those names. KVM_RUN needs guest software: the model's hook
-// (KvmVm.attachGuestProgram) runs a mailbox guest that makes, on its next entry, the one
-// TDVMCALL or TDCALL a kvm.run step gives, and reports what the call returned.
+// (KvmVm.attachGuestProgram) runs a mailbox guest that makes the TDVMCALLs and TDCALLs
+// kvm.run steps queue for it, and reports what each call returned.
 import type { GuestPort } from "../../impl/cpu/guest_execution.ts";
 import { type Gpr, type Registers, registers } from "../../impl/cpu/registers.ts";
 import {
@@ -107,7 +107,10 @@ export class KvmSession {
           return this.close(input);
       }
     } catch (e) {
-      if (e instanceof InputError) return { error: { class: "invalid-input", detail: e.message } };
+      // A vector the layer cannot read (a bad name, a field a struct lacks): not a result.
+      if (e instanceof InputError || e instanceof RangeError) {
+        return { error: { class: "invalid-input", detail: e.message } };
+      }
       throw e;
     }
     return { error: { class: "unsupported-op", op } };
@@ -319,9 +322,8 @@ export class KvmSession {
     const reason = page.exitReasonName ?? toHex(page.exitReason);
     result.exit_reason = reason;
     const view = exitView(this.spec, reason, page.exitField("kvm_run_tdx_exit", "nr"));
-    if (view) {
-      result.exit = this.symbolize(decodeFields(this.spec, this.codec, view, exitBytes(vcpu)));
-    }
+    // Exit views carry guest addresses, never the VMM's: no names for them.
+    if (view) result.exit = decodeFields(this.spec, this.codec, view, exitBytes(vcpu));
     if (reason === "KVM_EXIT_IO") {
       const io = page.exit("kvm_run_io");
       const at = Number(io.data_offset);

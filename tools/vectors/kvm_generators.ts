@@ -42,8 +42,12 @@ interface StructSpec {
   offset?: number;
   read_only?: boolean;
   read_back?: boolean;
-  /** kvm_tdx_init_vm: the CPUID configuration (`default`: every configurable leaf, GPAW 48). */
-  cpuid?: CpuidSpec;
+  /**
+   * CPUID entries (kvm_tdx_init_vm's cpuid, or a kvm_cpuid2 itself): `x2apic` is leaf 1 with
+   * x2APIC (what KVM_TDX_INIT_VCPU needs); an object edits the default configuration for
+   * KVM_TDX_INIT_VM (every leaf the module lets the host configure, GPAW 48; `{}` as is).
+   */
+  cpuid?: CpuidSpec | "x2apic";
 }
 
 interface CpuidSpec {
@@ -153,7 +157,7 @@ function setupSteps(setup: KvmSetup): KvmStepSpec[] {
       {
         fd: "vcpu0",
         ioctl: "KVM_SET_CPUID2",
-        arg: { struct: "kvm_cpuid2", fields: { x2apic: true } },
+        arg: { struct: "kvm_cpuid2", cpuid: "x2apic" },
       },
     ]],
     ["td-vcpu-init", [{ fd: "vcpu0", tdx: "KVM_TDX_INIT_VCPU" }]],
@@ -269,14 +273,12 @@ class Expander {
   structArg(s: StructSpec): StructArg & { read_back?: boolean } {
     const facts = platformFacts();
     let fields: Record<string, string> = {};
-    const given = { ...(s.fields ?? {}) };
-    if (given.x2apic) {
-      // KVM_SET_CPUID2 with the one leaf KVM_TDX_INIT_VCPU needs: leaf 1 with x2APIC.
-      delete given.x2apic;
-      fields = this.cpuidFields("", [facts.x2apic]);
+    if (s.cpuid) {
+      const prefix = s.struct === "kvm_cpuid2" ? "" : "cpuid.";
+      const entries = s.cpuid === "x2apic" ? [facts.x2apic] : this.cpuid(s.cpuid);
+      fields = this.cpuidFields(prefix, entries);
     }
-    if (s.cpuid) fields = { ...fields, ...this.cpuidFields("cpuid.", this.cpuid(s.cpuid)) };
-    fields = { ...fields, ...this.fields(given) };
+    fields = { ...fields, ...this.fields(s.fields) };
     const arg: StructArg & { read_back?: boolean } = { struct: s.struct, fields };
     if (s.size !== undefined) arg.size = s.size;
     if (s.offset !== undefined) arg.offset = s.offset;

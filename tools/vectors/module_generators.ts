@@ -209,6 +209,9 @@ function setUpRunningTd(p: Platform, sym: Symbols, l2: boolean, debug = false) {
  *   ATTRIBUTES.DEBUG (TDH.MEM.RD, TDH.MEM.WR, TDH.MEM.SEPT.RD of L2 attributes).
  * - td-l2-3vms: an INITIALIZED TD with 3 L2 VMs and no L2 Secure EPT pages, the L1
  *   Secure EPT pages of td-septs and $gpa4 a 2 MiB PENDING page (TDH.MEM.PAGE.AUG).
+ * - td-running-l2-3vms: a finalized TD with three L2 VMs and one vCPU: $gpa0 and $gpa1
+ *   added, L2 Secure EPT pages for every VM over the 2 MiB range of $gpa0, then $gpa2 and
+ *   $gpa3 (4 KiB) and $gpa4 (2 MiB) augmented, PENDING.
  * - td-gpaw52: an INITIALIZED TD with GPAW 52 (a 5-level Secure EPT), no Secure EPT page.
  */
 export type MemorySetup =
@@ -216,6 +219,7 @@ export type MemorySetup =
   | "td-running-debug"
   | "td-running-l2-debug"
   | "td-l2-3vms"
+  | "td-running-l2-3vms"
   | "td-gpaw52";
 
 const MEMORY_SETUPS: Record<MemorySetup, (p: Platform, sym: Symbols) => void> = {
@@ -232,6 +236,19 @@ const MEMORY_SETUPS: Record<MemorySetup, (p: Platform, sym: Symbols) => void> = 
     m.tables(RUNNING_TD_GPAS[0], 0);
     m.aug(RUNNING_TD_GPAS[4], 1);
     memorySymbols(p, sym, m);
+  },
+  "td-running-l2-3vms": (p, sym) => {
+    const m = new MemoryTd(p, { stage: "initialized", numL2Vms: 3 });
+    const [g0, g1, g2, g3, g4] = RUNNING_TD_GPAS;
+    m.pageAdd(g0);
+    m.pageAdd(g1);
+    for (const vm of [1, 2, 3]) m.l2Tables(g0, 0, vm);
+    m.finalize();
+    m.aug(g2);
+    m.aug(g3);
+    m.aug(g4, 1);
+    memorySymbols(p, sym, m);
+    sym.vcpu = m.vcpus[0];
   },
   "td-gpaw52": (p, sym) =>
     memorySymbols(p, sym, new MemoryTd(p, { stage: "initialized", gpaw52: true })),
