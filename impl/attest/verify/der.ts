@@ -116,3 +116,22 @@ export function stringValue(n: DerNode | undefined): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A DER ECDSA-Sig-Value (as X.509, CRLs and COSE-over-X.509 carry it) as raw r || s, each
+ * left-padded to `half` bytes; undefined when it is not one or a value is too long.
+ */
+export function ecdsaSigValueToRaw(der: Uint8Array, half: number): Uint8Array | undefined {
+  const seq = decodeDer(der);
+  if (!isType(seq, "SEQUENCE") || seq.children.length !== 2) return undefined;
+  const out = new Uint8Array(2 * half);
+  for (let i = 0; i < 2; i++) {
+    const n = seq.children[i];
+    if (!isType(n, "INTEGER")) return undefined;
+    let v = n.value;
+    while (v.length > half && v[0] === 0) v = v.subarray(1);
+    if (v.length > half) return undefined;
+    out.set(v, i * half + half - v.length);
+  }
+  return out;
+}

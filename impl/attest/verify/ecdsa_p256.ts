@@ -1,7 +1,7 @@
 // ECDSA P-256 / SHA-256 verification through WebCrypto (native code, and async so that
 // independent signatures of one quote can be checked side by side). Bad keys and bad
 // signatures give false or undefined, never an exception.
-import { decodeDer, isType } from "./der.ts";
+import { ecdsaSigValueToRaw } from "./der.ts";
 import { quoteLayout } from "./quote_layout.ts";
 
 const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -66,16 +66,5 @@ export async function verifyP256(
 /** Converts a DER ECDSA-Sig-Value (as X.509 and CRLs carry it) to raw r||s. */
 export function derSignatureToRaw(der: Uint8Array): Uint8Array | undefined {
   const size = quoteLayout().p256SignatureSize / 2;
-  const seq = decodeDer(der);
-  if (!isType(seq, "SEQUENCE") || seq.children.length !== 2) return undefined;
-  const out = new Uint8Array(2 * size);
-  for (let i = 0; i < 2; i++) {
-    const n = seq.children[i];
-    if (!isType(n, "INTEGER")) return undefined;
-    let v = n.value;
-    while (v.length > size && v[0] === 0) v = v.subarray(1);
-    if (v.length > size) return undefined;
-    out.set(v, i * size + size - v.length);
-  }
-  return out;
+  return ecdsaSigValueToRaw(der, size);
 }

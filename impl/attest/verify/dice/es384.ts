@@ -1,7 +1,7 @@
 // ECDSA P-384 / SHA-384 (COSE ES384, and the ecdsa-with-SHA384 certificates of the DICE
 // chain) through WebCrypto. Bad keys and bad signatures give false or undefined, never an
 // exception.
-import { decodeDer, isType } from "../der.ts";
+import { ecdsaSigValueToRaw } from "../der.ts";
 import { diceLayout } from "../../dice/dice_layout.ts";
 
 const ECDSA_P384 = { name: "ECDSA", namedCurve: "P-384" } as const;
@@ -36,16 +36,5 @@ export async function verifyEs384(
 /** A DER ECDSA-Sig-Value (as certificates carry it) as raw r || s for P-384, or undefined. */
 export function derSignatureToRawP384(der: Uint8Array): Uint8Array | undefined {
   const size = diceLayout().signatureSize / 2;
-  const seq = decodeDer(der);
-  if (!isType(seq, "SEQUENCE") || seq.children.length !== 2) return undefined;
-  const out = new Uint8Array(2 * size);
-  for (let i = 0; i < 2; i++) {
-    const n = seq.children[i];
-    if (!isType(n, "INTEGER")) return undefined;
-    let v = n.value;
-    while (v.length > size && v[0] === 0) v = v.subarray(1);
-    if (v.length > size) return undefined;
-    out.set(v, i * size + size - v.length);
-  }
-  return out;
+  return ecdsaSigValueToRaw(der, size);
 }
