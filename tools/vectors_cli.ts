@@ -1,5 +1,6 @@
 // deno task vectors [--check]: regenerates vectors/ from scenarios/*.yaml by running the
 // reference implementation; --check fails when the committed vectors drift.
+import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { checkSpec, formatDiagnostic } from "../impl/spec/mod.ts";
 import { GeneratorContext } from "./vectors/generator_context.ts";
@@ -37,7 +38,11 @@ export const GENERATORS: Record<string, Generator> = {
 };
 
 const root = new URL("../", import.meta.url).pathname;
-const USAGE = "usage: deno task vectors [--check]";
+const USAGE = `usage: deno task vectors [--check] [--scenario FILE ...]
+
+  --check            fail (exit 1) when vectors/ differs from what the scenarios generate
+  --scenario FILE    only this scenario (a name in scenarios/, repeatable): its vectors
+                     and fixtures are written or checked, nothing else is removed`;
 
 /** Ids that were published and withdrawn: never generated again. */
 function retiredIds(): Set<string> {
@@ -49,7 +54,9 @@ function retiredIds(): Set<string> {
   }
 }
 
-export async function generateAll(): Promise<{ files: Map<string, string>; errors: string[] }> {
+export async function generateAll(
+  only?: string[],
+): Promise<{ files: Map<string, string>; errors: string[] }> {
   const { spec, diagnostics, hash } = checkSpec();
   if (diagnostics.length) return { files: new Map(), errors: diagnostics.map(formatDiagnostic) };
   const errors: string[] = [];
@@ -60,7 +67,11 @@ export async function generateAll(): Promise<{ files: Map<string, string>; error
   const scenarios = [...Deno.readDirSync(`${root}scenarios`)].filter((e) =>
     e.name.endsWith(".yaml")
   ).map((e) => e.name).sort();
+  for (const o of only ?? []) {
+    if (!scenarios.includes(o)) errors.push(`--scenario ${o}: no such file in scenarios/`);
+  }
   for (const name of scenarios) {
+    if (only && !only.includes(name)) continue;
     const file = `scenarios/${name}`;
     let doc: Record<string, unknown>;
     try {
@@ -108,22 +119,32 @@ export async function generateAll(): Promise<{ files: Map<string, string>; error
 }
 
 export async function main(args: string[]): Promise<number> {
-  const check = args.includes("--check");
-  const unknown = args.filter((a) => a !== "--check");
-  if (unknown.length) {
-    console.error(`unknown argument ${unknown[0]}\n${USAGE}`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { check: { type: "boolean" }, scenario: { type: "string", multiple: true } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const { files, errors } = await generateAll();
+  const check = parsed.values.check === true;
+  const only = parsed.values.scenario?.map((s) => s.replace(/^scenarios\//, ""));
+  const { files, errors } = await generateAll(only);
   if (errors.length) {
     for (const e of errors) console.error(e);
     console.error("vectors not written");
     return 2;
   }
   const dir = `${root}vectors/`;
-  const keep = (p: string) => p.startsWith("schema/") || p === "RETIRED" || p === "README.md";
+  // With --scenario, the other scenarios' files are neither checked nor removed.
+  const keep = (p: string) =>
+    only !== undefined || p.startsWith("schema/") || p === "RETIRED" || p === "README.md";
   if (check) {
-    const diff = compareTree(dir, files, keep);
+    const diff = compareTree(dir, files, keep).filter((d) => !only || files.has(d.path));
     if (diff.length) {
       for (const d of diff.slice(0, 20)) console.error(`vectors/${d.path}: ${d.problem}`);
       if (diff.length > 20) console.error(`... and ${diff.length - 20} more`);

@@ -37,6 +37,11 @@ export interface SeamModule {
   seamcall(lp: LogicalProcessor, regs: Registers): void;
   /** Runs a TDCALL from the TD on `lp`; reads and writes the guest's registers. */
   tdcall(lp: LogicalProcessor, regs: Registers): void;
+  /**
+   * A VM exit out of the TD running on `lp` for an event the guest did not ask for
+   * (`exitInfo`: the VM-exit reason field); an error when the module cannot take it.
+   */
+  vmExit?(lp: LogicalProcessor, exitInfo: bigint, qualification: bigint): string | undefined;
 }
 
 /** Header of the SEAM handoff area, and what follows it (opaque to the CPU). */
@@ -276,6 +281,12 @@ export class Cpu {
         },
         vcpuIndex,
         tdcall: (regs) => this.tdcall(state.lpId, regs),
+        vmExit: (exitInfo, qualification) => {
+          const error = this.module?.vmExit?.(this.lp(state.lpId), exitInfo, qualification) ??
+            (this.module?.vmExit ? undefined : "the loaded module takes no VM exits");
+          if (error === undefined) state.exit = true;
+          return error;
+        },
         get exitRequested() {
           return state.exit;
         },

@@ -11,6 +11,12 @@ export interface GuestPort {
   readonly vcpuIndex: number;
   /** TDCALL with `regs` (RAX holds the leaf); the module reads and writes them. */
   tdcall(regs: Registers): InstructionOutcome;
+  /**
+   * The CPU leaves the guest with a VM exit the guest did not request (a triple fault, a
+   * notification, an SMI); on success the guest must now yield. An error string when the
+   * module cannot take that exit.
+   */
+  vmExit(exitInfo: bigint, qualification: bigint): string | undefined;
   /** True after a TDCALL that asked for a TD exit (TDG.VP.VMCALL): the guest must now yield. */
   readonly exitRequested: boolean;
 }

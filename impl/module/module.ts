@@ -6,6 +6,7 @@ import type { Completion } from "./completion.ts";
 import { dispatch, LeafTable } from "./dispatch.ts";
 import type { LeafHandler } from "./leaf_context.ts";
 import { ModuleState } from "./state.ts";
+import { classifyVmExit } from "./td_vm_exit.ts";
 import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from "./leaves/registry.ts";
 
 export interface CallRecord {
@@ -66,6 +67,17 @@ export class TdxModule implements SeamModule {
     );
     regs.RAX = c.status;
     this.record({ kind: "tdcall", lp: lp.id, leaf, completion: c });
+  }
+
+  vmExit(lp: LogicalProcessor, exitInfo: bigint, qualification: bigint): string | undefined {
+    const tdvpr = this.state.lpCurrentVcpu.get(lp.id);
+    const vcpu = tdvpr === undefined ? undefined : this.state.vcpus.get(tdvpr);
+    const td = vcpu && this.state.tds.get(vcpu.tdr);
+    if (!vcpu || !td) return `no TD vCPU runs on LP ${lp.id}`;
+    const c = classifyVmExit(this.spec, td, exitInfo, qualification);
+    if ("error" in c) return c.error;
+    vcpu.pendingExit = { kind: "async", ...c.exit };
+    return undefined;
   }
 
   private record(r: CallRecord) {

@@ -32,6 +32,10 @@ export interface GuestJob {
   memory: Uint8Array[];
   /** The first guest access that did not translate to accessible memory. */
   fault?: bigint;
+  /** Instead of a TDCALL, the CPU leaves the TD with this VM exit (`td.cpu_exit`). */
+  vmExit?: { info: bigint; qualification: bigint };
+  /** Why the module would not take `vmExit`. */
+  vmExitError?: string;
 }
 
 export type GuestOutcome =
@@ -148,6 +152,16 @@ export class ScriptedTd {
         job.outcome = "write-fault";
         return false;
       }
+    }
+    if (job.vmExit) {
+      const error = port.vmExit(job.vmExit.info, job.vmExit.qualification);
+      if (error !== undefined) {
+        job.vmExitError = error;
+        return false;
+      }
+      job.outcome = "td-exit";
+      yield;
+      return true;
     }
     port.tdcall(job.regs);
     const completed = this.module().last?.completion.name !== "TDCALL_NOT_COMPLETED";

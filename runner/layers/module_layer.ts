@@ -9,6 +9,7 @@ import { bytesToHex, hexToBytes, parseHex, toHex } from "../../impl/spec/hex.ts"
 import type { LeafItem, Spec } from "../../impl/spec/mod.ts";
 import type { StepActual } from "../vector_types.ts";
 import { type GuestJob, ScriptedTd } from "./module_guest.ts";
+import { applyModuleFacts, cpuSet, holdResource, platformFacts } from "./module_conditions.ts";
 
 /** A status as vectors state it: its name and the operand (or raw detail), never a message. */
 export function statusView(
@@ -29,18 +30,45 @@ export function statusView(
 const EXIT_INFO_REGS: Gpr[] = ["RCX", "RDX", "R8", "R9"];
 
 export class ModuleSession {
-  readonly platform: Platform;
+  private current: Platform;
   /** The scripted software of each TD a tdcall step ran in, by TDR. */
   private readonly guests = new Map<bigint, ScriptedTd>();
+  private stepsRun = 0;
 
   /** `platform`: run on an existing platform (the vector generator records on it). */
   constructor(platform?: Platform) {
-    this.platform = platform ?? new Platform();
+    this.current = platform ?? new Platform();
+  }
+
+  get platform(): Platform {
+    return this.current;
   }
 
   step(op: string, input: Record<string, unknown>): StepActual {
+    const first = this.stepsRun++ === 0;
     const p = this.platform;
     switch (op) {
+      case "platform.configure": {
+        // The platform's facts are fixed before anything runs on it.
+        if (!first) {
+          return { error: { class: "invalid-input", field: "op", why: "only as the first step" } };
+        }
+        const facts = platformFacts(input);
+        if ("error" in facts) return facts;
+        this.current = new Platform(facts.config);
+        return this.moduleFacts(facts.module);
+      }
+      case "seam.install": {
+        // A new build with the default facts, unless the step states others.
+        p.loadNewModule();
+        return this.moduleFacts(input.module);
+      }
+      case "cpu.set":
+        return cpuSet(p, input);
+      case "module.hold":
+        return holdResource(p, input);
+      case "td.cpu_exit":
+        return this.cpuExit(input);
       case "memory.write":
         p.cpu.memory.write(parseHex(String(input.pa)), hexToBytes(String(input.bytes)));
         return {};
@@ -76,6 +104,60 @@ export class ModuleSession {
         return this.tdcall(input);
     }
     return { error: { class: "unsupported-op", op } };
+  }
+
+  /** Module build facts (`module` of platform.configure and seam.install). */
+  private moduleFacts(facts: unknown): StepActual {
+    if (facts === undefined) return {};
+    try {
+      applyModuleFacts(this.platform.module.state.profile, facts);
+    } catch (e) {
+      const err = e as Error & { field?: string };
+      return { error: { class: "invalid-input", field: err.field ?? "module", why: err.message } };
+    }
+    return {};
+  }
+
+  /**
+   * `td.cpu_exit`: the host enters the vCPU and, while its guest runs, the CPU leaves the
+   * TD with a VM exit the guest did not ask for (a triple fault, a notification, an SMI).
+   */
+  private cpuExit(input: Record<string, unknown>): StepActual {
+    const p = this.platform;
+    const tdvpr = parseHex(String(input.vcpu));
+    const lp = Number(input.lp ?? 0);
+    const vcpu = p.module.state.vcpus.get(tdvpr);
+    const reasons = p.spec.enum("VMX_EXIT_REASON").values;
+    const reason = reasons.find((v) => v.name === input.exit_reason);
+    if (!reason) {
+      return {
+        error: { class: "invalid-input", field: "exit_reason", why: "not a VMX_EXIT_REASON" },
+      };
+    }
+    const job: GuestJob = {
+      regs: registers(),
+      isVmcall: false,
+      writes: [],
+      reads: [],
+      memory: [],
+      vmExit: {
+        info: BigInt(reason.value),
+        qualification: parseHex(String(input.qualification ?? "0x0")),
+      },
+    };
+    if (vcpu) this.scripted(vcpu.tdr).jobs.set(vcpu.index, job);
+    const entered = this.enter(lp, tdvpr, {});
+    if (vcpu) this.scripted(vcpu.tdr).jobs.delete(vcpu.index);
+    if (job.vmExitError) {
+      return { error: { class: "invalid-input", field: "exit_reason", why: job.vmExitError } };
+    }
+    if (!job.outcome) return { enter: this.view(entered.RAX) };
+    const info: Record<string, string> = {};
+    for (const r of EXIT_INFO_REGS) info[r] = toHex(entered[r]);
+    return {
+      td_exit: this.exitReason(entered.RAX),
+      exit: { status: this.view(entered.RAX), regs: info },
+    };
   }
 
   /** Either a leaf by name and version, or RAX as is (unknown leaves, reserved bits). */

@@ -44,6 +44,12 @@ export interface ModuleCase {
     | MemorySetup;
   tags?: string[];
   covers?: Covered[];
+  /**
+   * The platform's facts before the module loads (the `platform.configure` op's input:
+   * cmrs, smrr, smrr2, seam_capabilities, lp_packages, package_fms, module). Such a vector
+   * has no fixture: its first step configures the platform, then its set-up steps follow.
+   */
+  platform?: Record<string, unknown>;
   steps: ModuleStepSpec[];
 }
 
@@ -73,7 +79,32 @@ export type ModuleStepSpec =
   | TdcallStepSpec
   | WriteStructStepSpec
   | WriteU64StepSpec
-  | ReadMemoryStepSpec;
+  | ReadMemoryStepSpec
+  | ConditionStepSpec
+  | CpuExitStepSpec;
+
+/**
+ * A platform condition (runner/layers/module_conditions.ts), recorded as one step of its
+ * op: `cpu_set` (cpu.set), `hold` (module.hold, operands such as `$tdr` resolved) or
+ * `seam_install` (seam.install).
+ */
+export interface ConditionStepSpec {
+  cpu_set?: Record<string, unknown>;
+  hold?: Record<string, Operand>;
+  seam_install?: Record<string, unknown>;
+  prepare?: boolean;
+}
+
+/** The host enters the vCPU and the CPU leaves the TD with a VM exit (td.cpu_exit). */
+export interface CpuExitStepSpec {
+  cpu_exit: string;
+  qualification?: Operand;
+  vcpu?: Operand;
+  lp?: number;
+  /** The TDH.VP.ENTER status the scenario means the reference to answer. */
+  expect?: string;
+  prepare?: boolean;
+}
 
 export interface SeamcallStepSpec {
   /** The leaf by spec name; may be left out only with `rax` (a leaf number the spec lacks). */
@@ -473,14 +504,46 @@ export function moduleMetadataRead(
 
 function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
   {
-    const p = new Platform();
+    const configured = new ModuleSession();
+    if (c.platform) {
+      const got = configured.step("platform.configure", c.platform);
+      if (got.error) throw new Error(`${c.id}: platform: ${JSON.stringify(got.error)}`);
+    }
+    const p = configured.platform;
     const recorder = new SeamcallRecorder(p);
+    if (c.platform) recorder.steps.push({ op: "platform.configure", input: c.platform });
     const sym: Symbols = { pages: new Map(), hkids: new Map(), gpas: [] };
     setUp(p, c.setup, sym);
-    const setupCount = recorder.steps.length;
+    // A configured platform's set-up is the vector's own: no fixture shares it.
+    const setupCount = c.platform ? 0 : recorder.steps.length;
     const guest = new ModuleSession(p);
     for (const [i, s] of c.steps.entries()) {
       const where = `${c.id} step ${i}`;
+      if (isCondition(s)) {
+        const [op, input] = conditionInput(p, sym, s, where);
+        const got = guest.step(op, input);
+        if (got.error) throw new Error(`${where}: ${op}: ${JSON.stringify(got.error)}`);
+        recorder.steps.push({ op, input });
+        continue;
+      }
+      if ("cpu_exit" in s) {
+        const input: Record<string, unknown> = {
+          vcpu: toHex(resolve(p, sym, s.vcpu ?? "$vcpu", where)),
+          exit_reason: s.cpu_exit,
+          qualification: toHex(resolve(p, sym, s.qualification ?? 0, where)),
+        };
+        if (s.lp !== undefined) input.lp = s.lp;
+        const mark = recorder.steps.length;
+        const got = guest.step("td.cpu_exit", input);
+        recorder.steps.length = mark;
+        recorder.steps.push({ op: "td.cpu_exit", input });
+        const st = (got.exit as { status?: { name?: string } } | undefined)?.status?.name ??
+          JSON.stringify(got);
+        if (s.expect !== undefined && st !== s.expect) {
+          throw new Error(`${where}: expected ${s.expect}, the reference answered ${st}`);
+        }
+        continue;
+      }
       if ("tdcall" in s) {
         const input = tdcallInput(ctx, p, sym, s, where);
         // The step's own TDH.VP.ENTER calls are the op's business, not recorded host steps.
@@ -513,7 +576,8 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       seamcallStep(ctx, p, sym, s, where);
       if (s.out_regs) recorder.steps[recorder.steps.length - 1].input.out_regs = s.out_regs;
     }
-    if (recorder.steps.length - setupCount !== c.steps.length) {
+    const ownSetup = c.platform ? recorder.steps.length - c.steps.length : 0;
+    if (recorder.steps.length - setupCount - ownSetup !== c.steps.length) {
       throw new Error(`${c.id}: its steps recorded more than one step each`);
     }
     // Replay on a fresh platform: the expectations are what the reference answers.
@@ -522,6 +586,8 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       const actual = replay.step(st.op, st.input);
       if (st.op === "memory.write") return { ...st, expect: {} };
       if (i < setupCount) return { ...st, expect: { status: actual.status } };
+      // A configured vector's own set-up steps are judged as a fixture's are: by status.
+      if (i < ownSetup && st.op === "seamcall") return { ...st, expect: { status: actual.status } };
       return { ...st, expect: actual };
     });
     const fixture = setupCount > 0
@@ -539,9 +605,16 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       if (!seen.has(`${kind}:${name}`)) covers.push({ kind, name } as Covered);
       seen.add(`${kind}:${name}`);
     };
-    for (const [i, st] of steps.entries()) {
-      const s = c.steps[i];
+    for (const [j, st] of steps.entries()) {
+      if (j < ownSetup) continue;
+      const s = c.steps[j - ownSetup];
       if (s.prepare) continue;
+      if ("cpu_exit" in s) {
+        add("seamcall", "TDH.VP.ENTER");
+        const status = (st.expect.exit as { status?: { name?: string } } | undefined)?.status?.name;
+        if (status) add("status", status);
+        continue;
+      }
       if ("write_struct" in s) add("struct", s.write_struct);
       if (st.op !== "seamcall" && st.op !== "tdcall") continue;
       // A step with RAX as is names its leaf in the scenario only.
@@ -599,6 +672,26 @@ function seamcallStep(
   if (got !== s.expect) {
     throw new Error(`${where}: expected ${s.expect}, the reference answered ${got}`);
   }
+}
+
+function isCondition(s: ModuleStepSpec): s is ConditionStepSpec {
+  return "cpu_set" in s || "hold" in s || "seam_install" in s;
+}
+
+/** A condition step's op and input, its `$` operands resolved to hex. */
+function conditionInput(
+  p: Platform,
+  sym: Symbols,
+  s: ConditionStepSpec,
+  where: string,
+): [string, Record<string, unknown>] {
+  if (s.cpu_set) return ["cpu.set", s.cpu_set];
+  if (s.seam_install) return ["seam.install", s.seam_install];
+  const input: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s.hold!)) {
+    input[k] = k === "resource" || k === "mode" ? v : toHex(resolve(p, sym, v, where));
+  }
+  return ["module.hold", input];
 }
 
 /** A named valid value of a struct a write_struct step starts from. */

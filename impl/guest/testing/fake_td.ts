@@ -75,6 +75,7 @@ export class FakeTd {
       lpId: 0,
       vcpuIndex: 0,
       tdcall: (regs) => self.tdcall(regs),
+      vmExit: () => "the fake TD has no CPU to exit from",
       get exitRequested() {
         return self.exit;
       },

@@ -184,6 +184,7 @@ export class GuestHarness {
       lpId: lp,
       vcpuIndex: this.vcpu.index,
       tdcall: (regs) => cpu.tdcall(lp, regs),
+      vmExit: () => "the harness runs TDCALLs outside a VM entry",
       exitRequested: false,
     };
   }
