@@ -10,7 +10,7 @@ import { parseExpectFail } from "./expect_fail.ts";
 import { runVectors, type VectorResult } from "./run.ts";
 import { coverage, renderCoverage } from "./coverage.ts";
 import { type Report, REPORT_SCHEMA_ID } from "./reports/report_model.ts";
-import { writeReports } from "./reports/write_reports.ts";
+import { writeFiles, writeReports } from "./reports/write_reports.ts";
 import { brief } from "./reports/summary_md.ts";
 import { makeProgress } from "./progress.ts";
 import type { Vector, VectorExecutor } from "./vector_types.ts";
@@ -24,7 +24,8 @@ const USAGE = `usage: deno task conformance [options]
   --timeout MS           per-vector adapter timeout (default 10000)
   --report-dir DIR       where to write report.json, junit.xml, summary.md, index.html (default reports/)
   --validate-protocol    check every adapter message against the protocol schema; violations are errors
-  --coverage             print the spec coverage matrix and what no vector covers, then exit
+  --coverage             print the spec coverage matrix and what no vector covers, write
+                         the whole of it to coverage.json in the report directory, then exit
   --quiet                no progress bar and no per-failure lines`;
 
 const SUITE_VERSION = "0.1.0";
@@ -85,7 +86,13 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (o.coverage) {
-    console.log(renderCoverage(coverage(checked.spec, loaded.vectors)));
+    const rows = coverage(checked.spec, loaded.vectors);
+    console.log(renderCoverage(rows));
+    // The whole matrix, every uncovered item listed, for tools and CI.
+    const [path] = writeFiles(o["report-dir"]!, [
+      ["coverage.json", JSON.stringify({ spec_hash: checked.hash, rows }, null, 2) + "\n"],
+    ]);
+    console.log(`\nevery uncovered item: ${path}`);
     return 0;
   }
   let expectFail: ReturnType<typeof parseExpectFail>["entries"] = [];

@@ -260,6 +260,8 @@ function resourceKey(input: Input): string {
   throw new InputError("resource", `${JSON.stringify(input.resource)} is not a resource kind`);
 }
 
+let holds = 0;
+
 /** `module.hold`: an operation in flight on another LP holds a module resource. */
 export function holdResource(p: Platform, input: Input): StepActual {
   try {
@@ -269,7 +271,8 @@ export function holdResource(p: Platform, input: Input): StepActual {
       throw new InputError("mode", `must be "exclusive" or "shared"`);
     }
     const key = resourceKey(input);
-    if (!p.module.state.locks.tryAcquire(key, mode, "in-flight")) {
+    // Each hold is its own operation: two holds conflict as two LPs' operations would.
+    if (!p.module.state.locks.tryAcquire(key, mode, `in-flight:${++holds}`)) {
       throw new InputError("resource", "another held lock conflicts with this one");
     }
     return {};

@@ -6,13 +6,17 @@ import { renderSummary } from "./summary_md.ts";
 import { renderHtml } from "./html.ts";
 
 export function writeReports(dir: string, report: Report): string[] {
-  Deno.mkdirSync(dir, { recursive: true });
-  const files: [string, string][] = [
+  return writeFiles(dir, [
     ["report.json", JSON.stringify(report, null, 2) + "\n"],
     ["junit.xml", renderJunit(report)],
     ["summary.md", renderSummary(report)],
     ["index.html", renderHtml(report)],
-  ];
+  ]);
+}
+
+/** Writes `files` (name, text) into `dir`, each atomically; returns their paths. */
+export function writeFiles(dir: string, files: [string, string][]): string[] {
+  Deno.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, text] of files) {
     const path = `${dir.replace(/\/$/, "")}/${name}`;
