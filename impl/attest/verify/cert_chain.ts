@@ -91,6 +91,9 @@ export async function verifyChainUncached(
       bad("not an X.509 v3 certificate", { field, actual: `v${c.version + 1}` });
     }
     if (!keys[i]) bad("public key is not EC P-256", { field });
+    if (!c.signatureAlgorithmOk) {
+      bad("the signature algorithm is not ecdsa-with-SHA256 in both places", { field });
+    }
     if (!equalBytes(c.issuer, parent.subject)) {
       bad("issuer name does not match the next certificate's subject", {
         field,

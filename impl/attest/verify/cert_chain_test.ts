@@ -55,3 +55,22 @@ Deno.test("a flipped bit in a certificate's signed part breaks its signature", a
   const c = await verifyChainUncached([leaf, pckChain[1]], root, expectPck);
   assert.ok(c.reasons.length > 0);
 });
+
+Deno.test("a PCK certificate whose outer signature algorithm differs from its TBS one is refused", async () => {
+  // ecdsa-with-SHA256 as an AlgorithmIdentifier; its last occurrence is the outer one, after
+  // the TBS, so changing it leaves the signed bytes (and the signature) valid.
+  const alg = [0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+  const leaf = pckChain[0];
+  let at = -1;
+  for (let i = 0; i + alg.length <= leaf.length; i++) {
+    if (alg.every((b, j) => leaf[i + j] === b)) at = i;
+  }
+  assert.ok(at > 0);
+  for (const last of [0x03, 0x04]) {
+    const changed = leaf.slice();
+    changed[at + alg.length - 1] = last; // ecdsa-with-SHA384, -SHA512
+    const c = await verifyChainUncached([changed, ...pckChain.slice(1)], root, expectPck);
+    assert.deepEqual(c.reasons.map((r) => r.field), ["certificate[0] (Intel SGX PCK Certificate)"]);
+    assert.match(c.reasons[0].message, /ecdsa-with-SHA256 in both places/);
+  }
+});

@@ -29,6 +29,7 @@ export interface SgxOids {
   cpuSvn: string;
   commonName: string;
   basicConstraints: string;
+  ecdsaWithSha256: string;
 }
 
 function build(): SgxOids {
@@ -51,6 +52,7 @@ function build(): SgxOids {
     cpuSvn: `${tcb}.${arc(E, "TCB.CPUSVN")}`,
     commonName: arcs("X509_OID", "COMMON_NAME").join("."),
     basicConstraints: arcs("X509_OID", "BASIC_CONSTRAINTS").join("."),
+    ecdsaWithSha256: arcs("X509_OID", "ECDSA_WITH_SHA256").join("."),
   };
 }
 

@@ -37,6 +37,19 @@ export interface CertInfo {
   pathLen: number | undefined;
   /** Raw extnValue of each extension, by OID. */
   extensions: Map<string, Uint8Array>;
+  /**
+   * Both AlgorithmIdentifiers (the outer signatureAlgorithm and the TBS signature field)
+   * are ecdsa-with-SHA256 without parameters, as RFC 5280 and RFC 5758 require of the
+   * certificates this verifier accepts; false when they differ or name another algorithm.
+   */
+  signatureAlgorithmOk: boolean;
+}
+
+/** An AlgorithmIdentifier that is ecdsa-with-SHA256 with its parameters absent. */
+function isEcdsaSha256(alg: DerNode | undefined): boolean {
+  return isType(alg, "SEQUENCE") && alg.children.length === 1 &&
+    isType(alg.children[0], "OBJECT_IDENTIFIER") &&
+    oidText(alg.children[0]) === pckOids().ecdsaWithSha256;
 }
 
 /** A serial number as hex without leading zero bytes, so certificates and CRLs compare. */
@@ -70,7 +83,7 @@ export function parseCertificate(der: Uint8Array): CertInfo | undefined {
 function parseUncached(der: Uint8Array): CertInfo | undefined {
   const cert = decodeDer(der);
   if (!isType(cert, "SEQUENCE") || cert.children.length !== 3) return undefined;
-  const [tbs, , sig] = cert.children;
+  const [tbs, outerAlg, sig] = cert.children;
   const sigBytes = bitStringBytes(sig);
   if (!isType(tbs, "SEQUENCE") || !sigBytes) return undefined;
   const t = tbs.children;
@@ -83,7 +96,7 @@ function parseUncached(der: Uint8Array): CertInfo | undefined {
     i++;
   }
   const serial = t[i++];
-  i++; // signature AlgorithmIdentifier: the ECDSA P-256/SHA-256 check settles the algorithm
+  const innerAlg = t[i++];
   const issuer = t[i++];
   const validity = t[i++];
   const subject = t[i++];
@@ -136,5 +149,7 @@ function parseUncached(der: Uint8Array): CertInfo | undefined {
     isCA,
     pathLen,
     extensions,
+    signatureAlgorithmOk: isEcdsaSha256(outerAlg) && isEcdsaSha256(innerAlg) &&
+      bytesToHex(outerAlg.raw) === bytesToHex(innerAlg!.raw),
   };
 }
