@@ -245,7 +245,8 @@ export function catalog(spec: Spec): MetadataCatalog {
 // ---------------------------------------------------------------- access
 
 export interface MdAccess {
-  who: "host" | "guest";
+  /** "servtd": a bound service TD through TDG.SERVTD.RD/WR (the servtd_* access and masks). */
+  who: "host" | "guest" | "servtd";
   /** Host access to a TD whose ATTRIBUTES.DEBUG is set (the module's debug qualifier). */
   debug?: boolean;
   /** The TD is finalized (host *-before-finalize fields stop being writable). */
@@ -278,6 +279,10 @@ export function accessMasks(field: MdField, access: MdAccess): { read: bigint; w
   if (access.who === "guest") {
     const d = classMasks(it.guest_access, full);
     return { read: pick(m.guest_read, d.read), write: pick(m.guest_write, d.write) };
+  }
+  if (access.who === "servtd") {
+    const d = classMasks(it.servtd_access ?? "none", full);
+    return { read: pick(m.servtd_read, d.read), write: pick(m.servtd_write, d.write) };
   }
   const host = it.host_access;
   let r: { read: bigint; write: bigint };
@@ -418,11 +423,16 @@ export interface MdWriteResult {
 /** Lock resource of one element of one TD/vCPU (for concurrent-update busy). */
 export function mdElementLockKey(c: MdContext, el: MdElement): string {
   const owner = el.field.scope === "global"
-    ? "sys"
+    ? undefined
     : el.field.scope === "td"
-    ? c.td!.tdr.toString(16)
-    : c.vcpu!.tdvpr.toString(16);
-  return `md:${owner}:${el.id.toString(16)}`;
+    ? c.td!.tdr
+    : c.vcpu!.tdvpr;
+  return mdElementLockKeyOf(el.field.scope, owner, el.id);
+}
+
+/** The same key from the element's scope, its owner's TDR or TDVPR, and its canonical id. */
+export function mdElementLockKeyOf(scope: MdScope, owner: bigint | undefined, id: bigint): string {
+  return `md:${scope === "global" ? "sys" : owner!.toString(16)}:${id.toString(16)}`;
 }
 
 /** Writes the bits of `value` selected by `requestMask` and the accessor's write mask. */

@@ -10,6 +10,7 @@ import { DEFAULT_PLATFORM, type PlatformConfig, type SmrrConfig } from "../../im
 import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { lockKey, type LockMode } from "../../impl/module/locks.ts";
 import { rtmrLock } from "../../impl/module/guest_access.ts";
+import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 import { parseHex } from "../../impl/spec/hex.ts";
@@ -145,17 +146,21 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       "rng",
       "host_interrupt",
       "pconfig_busy",
+      "pconfig_idle",
     ], "");
     const lp = input.lp === undefined ? undefined : Number(num(input.lp, "lp"));
     if (lp !== undefined && !p.cpu.lps[lp]) {
       throw new InputError("lp", `no logical processor ${lp}`);
     }
     const lps = lp === undefined ? p.cpu.lps.map((l) => l.id) : [lp];
-    const given = ["msr", "cpuid", "rng", "host_interrupt", "pconfig_busy"].filter((k) =>
-      input[k] !== undefined
-    );
+    const given = ["msr", "cpuid", "rng", "host_interrupt", "pconfig_busy", "pconfig_idle"].filter((
+      k,
+    ) => input[k] !== undefined);
     if (given.length !== 1) {
-      throw new InputError("", "give exactly one of msr, cpuid, rng, host_interrupt, pconfig_busy");
+      throw new InputError(
+        "",
+        "give exactly one of msr, cpuid, rng, host_interrupt, pconfig_busy, pconfig_idle",
+      );
     }
     switch (given[0]) {
       case "msr":
@@ -187,12 +192,13 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       case "host_interrupt":
         for (const id of lps) p.cpu.pendHostInterrupt(id, input.host_interrupt === true);
         return {};
-      case "pconfig_busy": {
-        const pkg = Number(num(input.pconfig_busy, "pconfig_busy"));
-        if (pkg >= p.cpu.platform.packages) {
-          throw new InputError("pconfig_busy", `no package ${pkg}`);
-        }
-        p.cpu.setKeyTableBusy(pkg, true);
+      case "pconfig_busy":
+      case "pconfig_idle": {
+        const key = given[0];
+        const pkg = Number(num(input[key], key));
+        if (pkg >= p.cpu.platform.packages) throw new InputError(key, `no package ${pkg}`);
+        // The PCONFIG in flight on that package starts (busy) or completes (idle).
+        p.cpu.setKeyTableBusy(pkg, key === "pconfig_busy");
         return {};
       }
     }
@@ -233,7 +239,7 @@ function setMsr(p: Platform, lp: number | undefined, input: Input): StepActual {
 }
 
 /** The lock a `module.hold` names, as the reference keys it. */
-function resourceKey(input: Input): string {
+function resourceKey(p: Platform, input: Input): string {
   const a = (k: string) => num(input[k], k);
   switch (input.resource) {
     case "page":
@@ -256,6 +262,14 @@ function resourceKey(input: Input): string {
       return lockKey.tdmr(a("base"));
     case "wbcache":
       return lockKey.wbcache(Number(a("package")));
+    case "md_element": {
+      // One element of a metadata field, which concurrent writers update atomically.
+      const scope = input.tdr !== undefined ? "td" : input.vcpu !== undefined ? "vcpu" : "global";
+      const el = catalog(p.spec).find(scope, a("field_id"));
+      if (!el) throw new InputError("field_id", `no ${scope} metadata element has this id`);
+      const owner = scope === "td" ? a("tdr") : scope === "vcpu" ? a("vcpu") : undefined;
+      return mdElementLockKeyOf(scope, owner, el.id);
+    }
   }
   throw new InputError("resource", `${JSON.stringify(input.resource)} is not a resource kind`);
 }
@@ -265,12 +279,23 @@ let holds = 0;
 /** `module.hold`: an operation in flight on another LP holds a module resource. */
 export function holdResource(p: Platform, input: Input): StepActual {
   try {
-    onlyKeys(input, ["resource", "mode", "pa", "tdr", "gpa", "level", "base", "package"], "");
+    onlyKeys(input, [
+      "resource",
+      "mode",
+      "pa",
+      "tdr",
+      "vcpu",
+      "gpa",
+      "level",
+      "base",
+      "package",
+      "field_id",
+    ], "");
     const mode = (input.mode ?? "exclusive") as LockMode;
     if (mode !== "exclusive" && mode !== "shared") {
       throw new InputError("mode", `must be "exclusive" or "shared"`);
     }
-    const key = resourceKey(input);
+    const key = resourceKey(p, input);
     // Each hold is its own operation: two holds conflict as two LPs' operations would.
     if (!p.module.state.locks.tryAcquire(key, mode, `in-flight:${++holds}`)) {
       throw new InputError("resource", "another held lock conflicts with this one");

@@ -153,3 +153,33 @@ Deno.test("seam.install: a new module after TDH.SYS.SHUTDOWN starts from TDH.SYS
   assert.equal(s.platform.module.state.profile.mdListBytes, 0x400);
   assert.equal(statusOf(s.step("seamcall", INIT)), "TDX_SUCCESS");
 });
+
+Deno.test("module.hold: a metadata element held by a concurrent writer", () => {
+  const p = new Platform();
+  const m = new MemoryTd(p);
+  const s = new ModuleSession(p);
+  const tdr = toHex(m.tdr);
+  const field = toHex(BigInt(p.spec.metadataField("td", "HP_LOCK_TIMEOUT").field_id));
+  assert.deepEqual(s.step("module.hold", { resource: "md_element", tdr, field_id: field }), {});
+  const wr = s.step("seamcall", {
+    leaf: "TDH.MNG.WR",
+    version: 0,
+    regs: { RCX: tdr, RDX: field, R8: "0x10", R9: "0xFFFFFFFFFFFFFFFF" },
+  });
+  assert.deepEqual(wr.status, { name: "TDX_OPERAND_BUSY", operand: "METADATA_FIELD" });
+  const none = s.step("module.hold", {
+    resource: "md_element",
+    tdr,
+    field_id: "0x7FFF0000FFFF0000",
+  });
+  assert.equal((none.error as { field: string }).field, "field_id");
+});
+
+Deno.test("cpu.set: a PCONFIG in flight on a package, then done", () => {
+  const s = new ModuleSession();
+  s.step("cpu.set", { pconfig_busy: 1 });
+  assert.equal(s.platform.cpu.pconfigRandomKey(2, 40), "busy");
+  assert.equal(s.platform.cpu.pconfigRandomKey(0, 40), "ok");
+  s.step("cpu.set", { pconfig_idle: 1 });
+  assert.equal(s.platform.cpu.pconfigRandomKey(2, 40), "ok");
+});
