@@ -16,8 +16,11 @@ export function coverage(spec: Spec, vectors: Vector[]): CoverageRow[] {
   for (const v of vectors) {
     for (const c of v.covers) has.add(`${c.kind}:${c.scope ? `${c.scope}:` : ""}${c.name}`);
     const leaves = v.covers.filter((c) => c.kind === "seamcall" || c.kind === "tdcall");
-    const statuses = v.covers.filter((c) => c.kind === "status");
-    for (const l of leaves) for (const s of statuses) pairs.add(`${l.name}|${s.name}`);
+    for (const s of v.covers.filter((c) => c.kind === "status")) {
+      // A status names the leaf that answered it; older vectors pair it with every leaf.
+      if (s.leaf) pairs.add(`${s.leaf}|${s.name}`);
+      else for (const l of leaves) pairs.add(`${l.name}|${s.name}`);
+    }
   }
   const rows: CoverageRow[] = [];
   const add = (kind: string, names: string[], key: (n: string) => string) => {

@@ -47,3 +47,16 @@ Deno.test("coverage: the printed list is cut, coverage.json holds all of it", as
   const structs = json.rows.find((r: { kind: string }) => r.kind === "struct");
   assert.equal(structs.covered + structs.uncovered.length, structs.total);
 });
+
+Deno.test("coverage: a status that names its leaf pairs with that leaf only", () => {
+  const rows = coverage(theSpec(), [
+    vector([
+      { kind: "seamcall", name: "TDH.SYS.INIT" },
+      { kind: "seamcall", name: "TDH.SYS.LP.INIT" },
+      { kind: "status", name: "TDX_SYS_BUSY", leaf: "TDH.SYS.LP.INIT" },
+    ]),
+  ]);
+  const pairs = rows.find((r) => r.kind === "leaf status")!;
+  assert.ok(!pairs.uncovered.includes("TDH.SYS.LP.INIT|TDX_SYS_BUSY"));
+  assert.ok(pairs.uncovered.includes("TDH.SYS.INIT|TDX_SYS_BUSY"));
+});

@@ -8,6 +8,8 @@ export interface Covered {
   kind: string;
   name: string;
   scope?: string;
+  /** For a status: the leaf whose call answered it. */
+  leaf?: string;
 }
 
 export interface Step {

@@ -30,9 +30,9 @@ export interface ModuleProfile {
    */
   cpuidConfigFiller: boolean;
   /**
-   * Bytes of TDH.SYS.RDALL's 4 KiB buffer this build fills per call. The model's global
-   * metadata fits in 4 KiB (newer builds with longer CPUID lists do not); a smaller
-   * value makes the continuation path (TDX_METADATA_LIST_OVERFLOW) reachable.
+   * Bytes of the 4 KiB list buffer TDH.SYS.RDALL and TDG.SYS.RDALL fill per call. The
+   * model's global metadata fits in 4 KiB (newer builds with longer CPUID lists do not); a
+   * smaller value makes the continuation path (TDX_METADATA_LIST_OVERFLOW) reachable.
    */
   mdListBytes: number;
   /** TDX_FEATURES0 bits this build supports, by bit-field name. */

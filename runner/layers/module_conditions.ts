@@ -11,6 +11,7 @@ import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { lockKey, type LockMode } from "../../impl/module/locks.ts";
 import { rtmrLock } from "../../impl/module/guest_access.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
+import { enterEpoch } from "../../impl/module/tlb_tracking.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 import { parseHex } from "../../impl/spec/hex.ts";
@@ -96,6 +97,11 @@ export function applyModuleFacts(profile: ModuleProfile, o: unknown, field = "mo
 export interface PlatformFacts {
   config: PlatformConfig;
   module?: unknown;
+  /**
+   * CPU state firmware left before the module loads (`cpuid`, `msrs` entries), as cpu.set
+   * inputs with the field each came from.
+   */
+  cpu: { input: Input; field: string }[];
 }
 
 /** `platform.configure`'s input as the reference's platform configuration. */
@@ -103,9 +109,31 @@ export function platformFacts(input: Input): PlatformFacts | Invalid {
   try {
     onlyKeys(
       input,
-      ["cmrs", "smrr", "smrr2", "seam_capabilities", "lp_packages", "package_fms", "module"],
+      [
+        "cmrs",
+        "smrr",
+        "smrr2",
+        "seam_capabilities",
+        "lp_packages",
+        "package_fms",
+        "cpuid",
+        "msrs",
+        "module",
+      ],
       "",
     );
+    const cpu: PlatformFacts["cpu"] = [];
+    for (const key of ["cpuid", "msrs"] as const) {
+      if (input[key] === undefined) continue;
+      if (!Array.isArray(input[key])) throw new InputError(key, "must be a list");
+      (input[key] as unknown[]).forEach((e, i) => {
+        if (typeof e !== "object" || e === null) {
+          throw new InputError(`${key}.${i}`, "must be an object");
+        }
+        if (key === "msrs") onlyKeys(e as Input, ["msr", "value", "fields", "lp"], `msrs.${i}.`);
+        cpu.push({ input: key === "cpuid" ? { cpuid: e } : e as Input, field: `${key}.${i}` });
+      });
+    }
     const config: PlatformConfig = { ...DEFAULT_PLATFORM };
     if (input.cmrs !== undefined) {
       if (!Array.isArray(input.cmrs)) throw new InputError("cmrs", "must be a list");
@@ -127,7 +155,7 @@ export function platformFacts(input: Input): PlatformFacts | Invalid {
       if (!Array.isArray(input.package_fms)) throw new InputError("package_fms", "must be a list");
       config.packageFms = input.package_fms.map((x, i) => Number(num(x, `package_fms.${i}`)));
     }
-    return { config, module: input.module };
+    return { config, module: input.module, cpu };
   } catch (e) {
     if (e instanceof InputError) return invalid(e.field, e.message);
     throw e;
@@ -147,19 +175,29 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       "host_interrupt",
       "pconfig_busy",
       "pconfig_idle",
+      "seam_capabilities",
     ], "");
     const lp = input.lp === undefined ? undefined : Number(num(input.lp, "lp"));
     if (lp !== undefined && !p.cpu.lps[lp]) {
       throw new InputError("lp", `no logical processor ${lp}`);
     }
     const lps = lp === undefined ? p.cpu.lps.map((l) => l.id) : [lp];
-    const given = ["msr", "cpuid", "rng", "host_interrupt", "pconfig_busy", "pconfig_idle"].filter((
+    const kinds = [
+      "msr",
+      "cpuid",
+      "rng",
+      "host_interrupt",
+      "pconfig_busy",
+      "pconfig_idle",
+      "seam_capabilities",
+    ];
+    const given = kinds.filter((
       k,
     ) => input[k] !== undefined);
     if (given.length !== 1) {
       throw new InputError(
         "",
-        "give exactly one of msr, cpuid, rng, host_interrupt, pconfig_busy, pconfig_idle",
+        `give exactly one of ${kinds.join(", ")}`,
       );
     }
     switch (given[0]) {
@@ -192,6 +230,12 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       case "host_interrupt":
         for (const id of lps) p.cpu.pendHostInterrupt(id, input.host_interrupt === true);
         return {};
+      case "seam_capabilities": {
+        // SEAMOPS leaf 0 as the LP reports it (a microcode update on some LPs only).
+        const caps = num(input.seam_capabilities, "seam_capabilities");
+        for (const id of lps) p.cpu.lps[id].seamCapabilities = caps;
+        return {};
+      }
       case "pconfig_busy":
       case "pconfig_idle": {
         const key = given[0];
@@ -276,6 +320,30 @@ function resourceKey(p: Platform, input: Input): string {
 
 let holds = 0;
 
+/**
+ * A vCPU of the TD runs on another LP: entered in the current TLB epoch and not exited, so
+ * it holds what TDH.VP.ENTER keeps while a guest runs (its TDVPR and its TDR, shared) and
+ * counts in the epoch that TDH.MEM.TRACK must see drain before it moves on.
+ */
+function vcpuRunning(p: Platform, input: Input): StepActual {
+  if (input.mode !== undefined) throw new InputError("mode", "a running vCPU holds its own modes");
+  const tdvpr = num(input.vcpu, "vcpu");
+  const vcpu = p.module.state.vcpus.get(tdvpr);
+  const td = vcpu && p.module.state.tds.get(vcpu.tdr);
+  if (!vcpu || !td) throw new InputError("vcpu", "no vCPU has this TDVPR");
+  const owner = `in-flight:${++holds}`;
+  const locks = p.module.state.locks;
+  if (
+    !locks.tryAcquire(lockKey.page(tdvpr), "shared", owner) ||
+    !locks.tryAcquire(lockKey.page(vcpu.tdr), "shared", owner)
+  ) {
+    locks.releaseAll(owner);
+    throw new InputError("vcpu", "another held lock conflicts with a running vCPU");
+  }
+  enterEpoch(td);
+  return {};
+}
+
 /** `module.hold`: an operation in flight on another LP holds a module resource. */
 export function holdResource(p: Platform, input: Input): StepActual {
   try {
@@ -295,6 +363,7 @@ export function holdResource(p: Platform, input: Input): StepActual {
     if (mode !== "exclusive" && mode !== "shared") {
       throw new InputError("mode", `must be "exclusive" or "shared"`);
     }
+    if (input.resource === "vcpu_running") return vcpuRunning(p, input);
     const key = resourceKey(p, input);
     // Each hold is its own operation: two holds conflict as two LPs' operations would.
     if (!p.module.state.locks.tryAcquire(key, mode, `in-flight:${++holds}`)) {

@@ -183,3 +183,45 @@ Deno.test("cpu.set: a PCONFIG in flight on a package, then done", () => {
   s.step("cpu.set", { pconfig_idle: 1 });
   assert.equal(s.platform.cpu.pconfigRandomKey(2, 40), "ok");
 });
+
+Deno.test("platform.configure: CPUID and MSR facts are in place before anything runs", () => {
+  const s = new ModuleSession();
+  const r = s.step("platform.configure", {
+    cpuid: [{ leaf: "0x0", eax: "0x1E" }],
+    msrs: [{ msr: "IA32_MISC_ENABLE", fields: { LIMIT_CPUID_MAXVAL: "0x1" }, lp: 2 }],
+  });
+  assert.deepEqual(r, {});
+  assert.equal(s.platform.cpu.cpuidOn(0, 0).eax, 0x1E);
+  assert.equal(s.platform.cpu.cpuidOn(2, 0).eax, 2);
+  const bad = new ModuleSession().step("platform.configure", {
+    cpuid: [{ leaf: "0x0", esi: "0x1" }],
+  });
+  assert.equal((bad.error as { field: string }).field, "cpuid.0.esi");
+  const badMsr = new ModuleSession().step("platform.configure", {
+    msrs: [{ msr: "IA32_MISC_ENABLE", rng: "no-entropy" }],
+  });
+  assert.equal((badMsr.error as { field: string }).field, "msrs.0.rng");
+});
+
+Deno.test("cpu.set: SEAMOPS capabilities of one LP", () => {
+  const s = new ModuleSession();
+  s.step("cpu.set", { lp: 3, seam_capabilities: "0x1F" });
+  assert.equal(s.platform.cpu.seamopsCapabilities(3), 0x1Fn);
+  assert.equal(s.platform.cpu.seamopsCapabilities(0), 0x7Fn);
+});
+
+Deno.test("module.hold: a vCPU running on another LP keeps TDH.MEM.TRACK from moving on twice", () => {
+  const p = new Platform();
+  const m = new MemoryTd(p, { stage: "initialized" });
+  m.finalize();
+  const s = new ModuleSession(p);
+  const track = { leaf: "TDH.MEM.TRACK", version: 0, regs: { RCX: toHex(m.tdr) } };
+  assert.deepEqual(
+    s.step("module.hold", { resource: "vcpu_running", vcpu: toHex(m.vcpus[0]) }),
+    {},
+  );
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_SUCCESS");
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_PREVIOUS_TLB_EPOCH_BUSY");
+  const none = s.step("module.hold", { resource: "vcpu_running", vcpu: "0x1000" });
+  assert.equal((none.error as { field: string }).field, "vcpu");
+});

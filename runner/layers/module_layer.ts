@@ -10,6 +10,19 @@ import type { LeafItem, Spec } from "../../impl/spec/mod.ts";
 import type { StepActual } from "../vector_types.ts";
 import { type GuestJob, ScriptedTd } from "./module_guest.ts";
 import { applyModuleFacts, cpuSet, holdResource, platformFacts } from "./module_conditions.ts";
+import { wireDiceQuoting } from "../../impl/attest/dice/testing/module_quoting.ts";
+
+/**
+ * The module layer's quoting keys, as a platform provisions them: the test DICE PKI from a
+ * fixed seed (RFC 6979 signatures, so a quote is a function of its TDREPORT). The signer is
+ * made when TDH.QUOTE.GET first signs, so vectors that never quote do not pay for the PKI.
+ */
+const QUOTING_SEED = new Uint8Array(32);
+
+function withQuoting(p: Platform): Platform {
+  p.module.state.quoteSigner = { sign: (r) => wireDiceQuoting(p, QUOTING_SEED).sign(r) };
+  return p;
+}
 
 /** A status as vectors state it: its name and the operand (or raw detail), never a message. */
 export function statusView(
@@ -37,7 +50,7 @@ export class ModuleSession {
 
   /** `platform`: run on an existing platform (the vector generator records on it). */
   constructor(platform?: Platform) {
-    this.current = platform ?? new Platform();
+    this.current = platform ?? withQuoting(new Platform());
   }
 
   get platform(): Platform {
@@ -55,12 +68,21 @@ export class ModuleSession {
         }
         const facts = platformFacts(input);
         if ("error" in facts) return facts;
-        this.current = new Platform(facts.config);
+        this.current = withQuoting(new Platform(facts.config));
+        for (const c of facts.cpu) {
+          const r = cpuSet(this.current, c.input);
+          if (r.error) {
+            const e = r.error as { field: string; why: string };
+            const field = e.field.replace(/^cpuid\./, "");
+            return { error: { ...e, field: field ? `${c.field}.${field}` : c.field } };
+          }
+        }
         return this.moduleFacts(facts.module);
       }
       case "seam.install": {
         // A new build with the default facts, unless the step states others.
         p.loadNewModule();
+        withQuoting(p);
         return this.moduleFacts(input.module);
       }
       case "cpu.set":

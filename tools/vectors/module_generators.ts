@@ -24,6 +24,8 @@ import type { Covered, Step, Vector } from "../../runner/vector_types.ts";
 import type { GeneratorContext } from "./generator_context.ts";
 import { SeamcallRecorder } from "./seamcall_recorder.ts";
 import { teardownTd } from "../../impl/module/testing/td_teardown.ts";
+import { SERVTD_SETUPS, type ServtdSetup } from "./servtd_setups.ts";
+import { MIGRATION_SETUPS, type MigrationSetup } from "./migration_setups.ts";
 
 export interface ModuleCase {
   id: string;
@@ -41,7 +43,9 @@ export interface ModuleCase {
     | "td-running-l2"
     | "td-teardown"
     | PlatformSetup
-    | MemorySetup;
+    | MemorySetup
+    | ServtdSetup
+    | MigrationSetup;
   tags?: string[];
   covers?: Covered[];
   /**
@@ -58,8 +62,8 @@ export interface ModuleCase {
  * after TDH.SYS.INIT; after TDH.SYS.LP.INIT on every LP; after TDH.SYS.CONFIG; after
  * TDH.SYS.KEY.CONFIG on every package (SYS_READY, no TDMR initialised); ready with the
  * Quoting add-on selected (TDH.SYS.CONFIG version 1); that plus the extensions' memory
- * pool (TDH.EXT.MEM.ADD); plus TDH.EXT.INIT; plus TDH.QUOTE.INIT; and ready, then
- * TDH.SYS.SHUTDOWN.
+ * pool (TDH.EXT.MEM.ADD); plus TDH.EXT.INIT; plus TDH.QUOTE.INIT (quote-ready); that
+ * with a finalized TD of one vCPU (quote-td); and ready, then TDH.SYS.SHUTDOWN.
  */
 export type PlatformSetup =
   | "sys-init"
@@ -70,6 +74,7 @@ export type PlatformSetup =
   | "ext-pool"
   | "ext-ready"
   | "quote-ready"
+  | "quote-td"
   | "shutdown";
 
 type Operand = string | number;
@@ -128,6 +133,11 @@ export interface SeamcallStepSpec {
   prepare?: boolean;
   /** Registers the vector judges whatever the status (the seamcall op's `out_regs`). */
   out_regs?: string[];
+  /**
+   * The result keys the vector pins (default: all): e.g. `[status]` where the output
+   * registers depend on the implementation's own keys or sizes.
+   */
+  judge?: string[];
 }
 
 /**
@@ -318,6 +328,9 @@ const PLATFORM_SETUPS: Record<PlatformSetup, (p: Platform) => void> = {
     initExtensions(p);
   },
   "quote-ready": (p) => readyWithQuoting(p),
+  "quote-td": () => {
+    throw new Error("quote-td is set up in setUp");
+  },
   "shutdown": (p) => {
     p.readyPlatform();
     expectSuccess("TDH.SYS.SHUTDOWN", p.seamcall("TDH.SYS.SHUTDOWN"));
@@ -326,10 +339,20 @@ const PLATFORM_SETUPS: Record<PlatformSetup, (p: Platform) => void> = {
 
 function setUp(p: Platform, setup: ModuleCase["setup"], sym: Symbols) {
   if (setup === "fresh" || setup === undefined) return;
+  if (setup === "quote-td") {
+    // A finalized TD with one vCPU on a platform with quoting initialised (TDH.QUOTE.GET).
+    readyWithQuoting(p);
+    sym.td = p.createTd({ stage: "initialized" });
+    sym.vcpu = p.createVcpu(sym.td);
+    finalizeTd(p, sym.td);
+    return;
+  }
   if (setup in PLATFORM_SETUPS) return PLATFORM_SETUPS[setup as PlatformSetup](p);
   p.readyPlatform();
   if (setup === "ready") return;
   if (setup in MEMORY_SETUPS) return MEMORY_SETUPS[setup as MemorySetup](p, sym);
+  if (setup in SERVTD_SETUPS) return SERVTD_SETUPS[setup as ServtdSetup](p, sym);
+  if (setup in MIGRATION_SETUPS) return MIGRATION_SETUPS[setup as MigrationSetup](p, sym);
   if (setup === "td-running" || setup === "td-running-l2") {
     return setUpRunningTd(p, sym, setup === "td-running-l2");
   }
@@ -588,6 +611,12 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       if (i < setupCount) return { ...st, expect: { status: actual.status } };
       // A configured vector's own set-up steps are judged as a fixture's are: by status.
       if (i < ownSetup && st.op === "seamcall") return { ...st, expect: { status: actual.status } };
+      // `judge` keeps only what every implementation must answer alike.
+      const own = i >= setupCount + ownSetup ? c.steps[i - setupCount - ownSetup] : undefined;
+      const judge = own && "judge" in own ? own.judge : undefined;
+      if (judge) {
+        return { ...st, expect: Object.fromEntries(judge.map((k) => [k, actual[k]])) };
+      }
       return { ...st, expect: actual };
     });
     const fixture = setupCount > 0
@@ -600,10 +629,12 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       : undefined;
     const steps = all.slice(setupCount);
     const covers: Covered[] = [...(c.covers ?? [])];
-    const seen = new Set(covers.map((x) => `${x.kind}:${x.name}`));
-    const add = (kind: string, name: string) => {
-      if (!seen.has(`${kind}:${name}`)) covers.push({ kind, name } as Covered);
-      seen.add(`${kind}:${name}`);
+    const seen = new Set(covers.map((x) => `${x.kind}:${x.name}:${x.leaf ?? ""}`));
+    // A status is covered as the answer of the leaf whose step gave it.
+    const add = (kind: string, name: string, leaf?: string) => {
+      const key = `${kind}:${name}:${leaf ?? ""}`;
+      if (!seen.has(key)) covers.push({ kind, name, ...(leaf ? { leaf } : {}) } as Covered);
+      seen.add(key);
     };
     for (const [j, st] of steps.entries()) {
       if (j < ownSetup) continue;
@@ -612,17 +643,21 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       if ("cpu_exit" in s) {
         add("seamcall", "TDH.VP.ENTER");
         const status = (st.expect.exit as { status?: { name?: string } } | undefined)?.status?.name;
-        if (status) add("status", status);
+        if (status) add("status", status, "TDH.VP.ENTER");
         continue;
       }
       if ("write_struct" in s) add("struct", s.write_struct);
       if (st.op !== "seamcall" && st.op !== "tdcall") continue;
       // A step with RAX as is names its leaf in the scenario only.
       const leaf = "seamcall" in s && s.seamcall ? s.seamcall : st.input.leaf;
-      if (st.op === "seamcall" && leaf) add("seamcall", String(leaf));
-      else if ("tdcall" in s) add("tdcall", s.tdcall);
+      const named = st.op === "seamcall"
+        ? (leaf ? String(leaf) : undefined)
+        : "tdcall" in s
+        ? s.tdcall
+        : undefined;
+      if (named) add(st.op, named);
       const status = (st.expect.status as { name?: string } | undefined)?.name;
-      if (status) add("status", status);
+      if (status) add("status", status, named);
     }
     return ctx.vector({
       id: c.id,

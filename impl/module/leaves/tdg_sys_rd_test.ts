@@ -185,6 +185,26 @@ Deno.test("TDG.SYS.RDALL: a full list -> TDX_METADATA_LIST_OVERFLOW and the fiel
   assert.equal(first + second, guestElements);
 });
 
+Deno.test("TDG.SYS.RDALL: a build that fills fewer bytes per call -> TDX_METADATA_LIST_OVERFLOW", () => {
+  const h = new GuestHarness();
+  h.state.profile.mdListBytes = 128;
+  const hpa = h.map(LIST_GPA);
+  const r = h.tdcall("TDG.SYS.RDALL", { md_list_gpa: LIST_GPA, field_id: FIELD_ID_NA });
+  assert.equal(r.name, "TDX_METADATA_LIST_OVERFLOW");
+  assert.notEqual(r.out.next_field_id, FIELD_ID_NA);
+  const first = sequences(h, h.readPrivate(hpa, 4096));
+  const size = Number(new DataView(h.readPrivate(hpa, 8).buffer).getUint16(0, true));
+  assert.ok(size <= 128, `list_buff_size ${size}`);
+  const again = h.tdcall("TDG.SYS.RDALL", { md_list_gpa: LIST_GPA, field_id: r.out.next_field_id });
+  assert.equal(again.name, "TDX_SUCCESS");
+  const second = sequences(h, h.readPrivate(hpa, 4096));
+  h.state.profile.mdListBytes = 4096;
+  const whole = h.tdcall("TDG.SYS.RDALL", { md_list_gpa: LIST_GPA, field_id: FIELD_ID_NA });
+  assert.equal(whole.name, "TDX_SUCCESS");
+  const all = sequences(h, h.readPrivate(hpa, 4096)).flatMap((s) => s.values);
+  assert.deepEqual([...first, ...second].flatMap((s) => s.values), all);
+});
+
 Deno.test("TDG.SYS.RDALL: an unmapped list page is an EPT-violation TD exit", () => {
   const h = new GuestHarness();
   const r = h.tdcall("TDG.SYS.RDALL", { md_list_gpa: LIST_GPA, field_id: FIELD_ID_NA });

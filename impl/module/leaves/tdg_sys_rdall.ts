@@ -18,7 +18,9 @@ export const tdgSysRdall: LeafHandler = (ctx) => {
   }
   const target = mapGuest(ctx, g, gpa);
   if (!target.ok) return target.done;
-  const r = mdDumpList(guestMdContext(ctx, g), "global", start, { who: "guest" }, page.size);
+  // The module build's fill limit applies to both RDALL leaves (module_profile.ts).
+  const limit = Math.min(page.size, ctx.state.profile.mdListBytes);
+  const r = mdDumpList(guestMdContext(ctx, g), "global", start, { who: "guest" }, limit);
   if (r.list) ctx.cpu.memory.write(target.pa, r.list);
   ctx.out("next_field_id", r.next);
   return ctx.status(r.status);

@@ -1,8 +1,8 @@
 // TDH.QUOTE.GET (2026 Quoting extension, provisional): produces a quote for a TD from the
 // input data its guest supplied (normally a TDREPORT) and writes it to host pages listed
 // in an HPA_LINKED_LIST. The quote comes from the configured QuoteSigner; without one,
-// or before TDH.QUOTE.INIT, quoting is unavailable. Writing can be interrupted between
-// pages; the host calls again with the same registers.
+// or before TDH.QUOTE.INIT, quoting is unavailable. A pending host interrupt stops it once
+// the quote is signed and between output pages; the host calls again with the same registers.
 import type { LeafHandler } from "../leaf_context.ts";
 import { extensionsSupported, hasFeature } from "../extensions.ts";
 import { checkAndLockHpa } from "../hpa_checks.ts";
@@ -82,13 +82,21 @@ export const tdhQuoteGet: LeafHandler = (ctx) => {
   // A call with the same inputs as an interrupted one carries on where it stopped.
   const key = [tdr, params.quote_id, inPa, inLen, listPa, bufLen].join(":");
   let job = s.quoteInProgress;
+  let signedNow = false;
   if (!job || job.key !== key) {
     const quote = s.quoteSigner.sign(ctx.cpu.memory.read(inPa, Number(inLen)));
     job = { key, quote, written: 0 };
+    signedNow = true;
   }
   s.quoteInProgress = undefined;
   if (BigInt(job.quote.length) > bufLen) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("buffer_len"));
+  }
+  // Signing is the long step: a host interrupt pending once it is done stops the call
+  // before any output, and the same call again only writes the quote out.
+  if (signedNow && ctx.cpu.hostInterruptPending(ctx.lp.id)) {
+    s.quoteInProgress = job;
+    return ctx.status("TDX_INTERRUPTED_RESUMABLE");
   }
   const page = Number(PAGE);
   while (job.written < job.quote.length) {

@@ -79,6 +79,24 @@ const ROWS: Row[] = [
     want: { name: "TDX_INTERRUPTED_RESUMABLE" },
   },
   {
+    name: "interrupt pending after the first page",
+    setup: ({ p }) => {
+      // The interrupt arrives once signing is done, while the first page is written.
+      const signer = p.module.state.quoteSigner!;
+      const sign = signer.sign.bind(signer);
+      signer.sign = (r) => {
+        const q = sign(r);
+        const write = p.cpu.memory.write.bind(p.cpu.memory);
+        p.cpu.memory.write = (pa, bytes) => {
+          write(pa, bytes);
+          p.cpu.pendHostInterrupt(0, true);
+        };
+        return q;
+      };
+    },
+    want: { name: "TDX_INTERRUPTED_RESUMABLE" },
+  },
+  {
     name: "RAX reserved bits",
     raxExtra: 1n << 24n,
     want: { name: "TDX_OPERAND_INVALID", operand: "RAX" },
@@ -226,7 +244,11 @@ for (const row of ROWS) {
       assert.deepEqual(written, quote);
     }
     if (row.want.name === "TDX_INTERRUPTED_RESUMABLE" && e) {
-      // The first page is written; the same call again finishes the quote.
+      // Stopped after signing nothing is written yet, after a page only that page; either
+      // way the same call again finishes the quote.
+      const first = p.cpu.memory.read(e.pages[0], 16);
+      if (row.name === "interrupt pending") assert.deepEqual(first, new Uint8Array(16));
+      else assert.notDeepEqual(first, new Uint8Array(16));
       p.cpu.pendHostInterrupt(0, false);
       const again = p.seamcall("TDH.QUOTE.GET", inputs(e));
       expectStatus(again, { name: "TDX_SUCCESS" });
