@@ -8,6 +8,7 @@ import type { CpuidValues } from "../cpu/cpuid.ts";
 import type { ModuleProfile } from "./module_profile.ts";
 import { platformLimit, platformLimitN } from "./platform_limits.ts";
 import { CPUID_CHECKS, type CpuidCheck, cpuidLeaf, subleafRaw } from "./cpuid_checks.ts";
+import { cpuidKey } from "./td_params.ts";
 
 /** The platform as TDH.SYS.INIT found it. */
 export interface SampledPlatform {
@@ -15,6 +16,12 @@ export interface SampledPlatform {
   msrs: Map<bigint, bigint>;
   /** CPUID values of the checked leaves, by `${leaf}:${subleaf}`, as read on the init LP. */
   cpuid: Map<string, CpuidValues>;
+  /**
+   * Native CPUID of every leaf the module virtualises for TDs (TD_CPUID_LOOKUP), by
+   * cpuidKey: what TDH.MNG.INIT, TDH.SYS.INFO and the TD configurability start from, so
+   * a CPUID change after TDH.SYS.INIT does not reach them.
+   */
+  tdCpuid: Map<string, CpuidValues>;
   maxPa: number;
   /** Lowest physical-address bit of the HKID. */
   hkidStartBit: number;
@@ -150,6 +157,7 @@ function cpuidMismatch(spec: Spec, check: CpuidCheck, subleaf: number): Platform
 
 interface CpuidFacts {
   cpuid: Map<string, CpuidValues>;
+  tdCpuid: Map<string, CpuidValues>;
   maxPa: number;
   pkgShift: number;
 }
@@ -203,7 +211,39 @@ function checkCpuid(r: PlatformReader): PlatformFault | CpuidFacts {
       for (const [k, v] of topo.sampled) sampled.set(k, v);
     }
   }
-  return { cpuid: sampled, maxPa, pkgShift };
+  return { cpuid: sampled, tdCpuid: sampleTdCpuid(r, supported), maxPa, pkgShift };
+}
+
+/** Every TD_CPUID_LOOKUP entry on the init LP; a leaf the CPU does not have reads as zeros. */
+function sampleTdCpuid(
+  r: PlatformReader,
+  supported: (leaf: number) => boolean,
+): Map<string, CpuidValues> {
+  const out = new Map<string, CpuidValues>();
+  for (const v of r.spec.enum("TD_CPUID_LOOKUP").values) {
+    const raw = BigInt(v.value);
+    const leaf = Number(raw & 0xFFFF_FFFFn);
+    const subleaf = Number(raw >> 32n);
+    const read = subleaf === 0xFFFF_FFFF ? 0 : subleaf;
+    out.set(
+      cpuidKey(leaf, subleaf),
+      supported(leaf) ? r.cpuid(leaf, read) : { eax: 0, ebx: 0, ecx: 0, edx: 0 },
+    );
+  }
+  return out;
+}
+
+/**
+ * Native CPUID as TDH.SYS.INIT sampled it for TDs; `subleaf` of a leaf without sub-leaves
+ * is ignored. Undefined for a leaf the module does not virtualise.
+ */
+export function sampledCpuid(
+  s: SampledPlatform,
+  leaf: number,
+  subleaf: number,
+): CpuidValues | undefined {
+  const v = s.tdCpuid.get(cpuidKey(leaf, subleaf)) ?? s.tdCpuid.get(cpuidKey(leaf, 0xFFFF_FFFF));
+  return v && { ...v };
 }
 
 /**
@@ -401,9 +441,15 @@ export function samplePlatform(
   const pkgFms = [...cpu.platform.packageFms];
   const versionFields = (fms: number) => fms & ~0xF;
   const minStepping = Math.min(...pkgFms.map((f) => f & 0xF));
+  const platformFms = versionFields(pkgFms[0]) | minStepping;
+  // CPUID(1).EAX is sampled as the platform's FMS (the lowest stepping of all packages).
+  const versionKey = cpuidKey(cpuidLeaf(spec, "VERSION_INFO"), 0xFFFF_FFFF);
+  const version = cpuid.tdCpuid.get(versionKey);
+  if (version) cpuid.tdCpuid.set(versionKey, { ...version, eax: platformFms });
   return {
     msrs,
     cpuid: cpuid.cpuid,
+    tdCpuid: cpuid.tdCpuid,
     maxPa: cpuid.maxPa,
     hkidStartBit: keys.hkidStartBit,
     privateHkidMin: keys.privateHkidMin,
@@ -418,7 +464,7 @@ export function samplePlatform(
       size: seamrrMask === 0n ? 0n : ((~seamrrMask) & addrMask) + 1n,
     },
     cmrs,
-    platformFms: versionFields(pkgFms[0]) | minStepping,
+    platformFms,
     pkgFms,
     smrr2: smrr.smrr2,
   };

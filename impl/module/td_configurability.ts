@@ -2,7 +2,7 @@
 // XFAM and CONFIG_FLAGS masks (spec enum TDX_MODULE_LIMITS) narrowed by the CPU (XSAVE
 // components it enumerates, MAX_PA), as the global metadata ATTRIBUTES_FIXED0/1,
 // XFAM_FIXED0/1 and CONFIG_FLAGS_FIXED0/1 report them; and the platform facts
-// TDH.MNG.INIT checks TD_PARAMS against.
+// TDH.MNG.INIT checks TD_PARAMS against. The CPU's facts are those TDH.SYS.INIT sampled.
 import type { Spec } from "../spec/mod.ts";
 import { decodeBits, encodeBits } from "../spec/bits.ts";
 import type { Cpu } from "../cpu/cpu.ts";
@@ -10,13 +10,23 @@ import type { LeafContext } from "./leaf_context.ts";
 import type { ModuleState, TdState } from "./state.ts";
 import type { TdConfigurability, TdParamsEnv } from "./td_params.ts";
 import { tdxLimit } from "./td_limits.ts";
+import { sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
 
-/** XCR0 and IA32_XSS components the CPU supports that the module recognises. */
-export function xsaveSupport(spec: Spec, cpu: Cpu, lpId: number): bigint {
+/**
+ * XCR0 and IA32_XSS components the CPU supports that the module recognises, from the
+ * CPUID TDH.SYS.INIT sampled (live CPUID only before it).
+ */
+export function xsaveSupport(
+  spec: Spec,
+  cpu: Cpu,
+  lpId: number,
+  sampled?: SampledPlatform,
+): bigint {
   const leaf = Number(spec.enumValue("CPUID_LEAF", "XSAVE_STATE"));
-  const user = BigInt(cpu.cpuidOn(lpId, leaf, 0).eax >>> 0) & tdxLimit(spec, "XCR0_USER_BIT_MASK");
-  const sup = BigInt(cpu.cpuidOn(lpId, leaf, 1).ecx >>> 0) &
-    tdxLimit(spec, "XCR0_SUPERVISOR_BIT_MASK");
+  const read = (subleaf: number) =>
+    (sampled && sampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lpId, leaf, subleaf);
+  const user = BigInt(read(0).eax >>> 0) & tdxLimit(spec, "XCR0_USER_BIT_MASK");
+  const sup = BigInt(read(1).ecx >>> 0) & tdxLimit(spec, "XCR0_SUPERVISOR_BIT_MASK");
   return user | sup;
 }
 
@@ -34,7 +44,8 @@ export function tdConfigurability(
   return {
     attributesFixed0: tdxLimit(spec, "TDX_ATTRIBUTES_FIXED0"),
     attributesFixed1: tdxLimit(spec, "TDX_ATTRIBUTES_FIXED1"),
-    xfamFixed0: tdxLimit(spec, "TDX_XFAM_FIXED0") & xsaveSupport(spec, cpu, lpId),
+    xfamFixed0: tdxLimit(spec, "TDX_XFAM_FIXED0") &
+      xsaveSupport(spec, cpu, lpId, state.platform.sampled),
     xfamFixed1: tdxLimit(spec, "TDX_XFAM_FIXED1"),
     configFlagsFixed0: tdxLimit(spec, "CONFIG_FLAGS_FIXED0"),
     configFlagsFixed1: encodeBits(layout, fixed1),
@@ -49,7 +60,6 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
   const sampledMsr = (name: string) =>
     sampled?.msrs.get(cpu.msrs.index(name)) ?? cpu.rdmsrNamed(lp, name) ?? 0n;
   const rootIndex = Number(tdxLimit(spec, "SEPT_ROOT_PAGE_INDEX"));
-  const versionLeaf = Number(spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
   return {
     conf: tdConfigurability(spec, cpu, state, lp),
     numTdcx: td.tdcx.length,
@@ -59,21 +69,19 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
     septRoot: td.tdcx[rootIndex] ?? 0n,
     tscAdjustConsistent: (cpu.rdmsrNamed(lp, "IA32_TSC_ADJUST") ?? 0n) ===
       sampledMsr("IA32_TSC_ADJUST"),
-    nativeCpuid: (leaf, subleaf) => {
-      const v = cpu.cpuidOn(lp, leaf, subleaf);
-      // CPUID(1).EAX is the platform's FMS (the lowest stepping of all packages).
-      if (leaf === versionLeaf && sampled) return { ...v, eax: sampled.platformFms };
-      return v;
-    },
+    // The values TDH.SYS.INIT sampled (CPUID(1).EAX as the platform's FMS), not the LP's now.
+    nativeCpuid: (leaf, subleaf) =>
+      (sampled && sampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lp, leaf, subleaf),
     archCapabilities: sampledMsr("IA32_ARCH_CAPABILITIES"),
     nativeTscFrequency: nativeTscFrequency(ctx),
     tsc: cpu.rdmsrNamed(lp, "IA32_TIME_STAMP_COUNTER") ?? 0n,
   };
 }
 
-/** The TSC frequency in Hz, from CPUID 0x15: crystal (ECX) x EBX / EAX. */
+/** The TSC frequency in Hz, from the sampled CPUID 0x15: crystal (ECX) x EBX / EAX. */
 export function nativeTscFrequency(ctx: LeafContext): bigint {
   const leaf = Number(ctx.spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
-  const v = ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
+  const sampled = ctx.state.platform.sampled;
+  const v = (sampled && sampledCpuid(sampled, leaf, 0)) ?? ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
   return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
 }

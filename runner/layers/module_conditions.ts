@@ -10,6 +10,7 @@ import { DEFAULT_PLATFORM, type PlatformConfig, type SmrrConfig } from "../../im
 import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { lockKey, type LockMode } from "../../impl/module/locks.ts";
 import { rtmrLock } from "../../impl/module/guest_access.ts";
+import { servtdBindingsLock } from "../../impl/module/servtd.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
 import { enterEpoch } from "../../impl/module/tlb_tracking.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
@@ -302,6 +303,8 @@ function resourceKey(p: Platform, input: Input): string {
       return lockKey.tdEpoch(a("tdr"));
     case "rtmr":
       return rtmrLock({ tdr: a("tdr") } as Parameters<typeof rtmrLock>[0]);
+    case "servtd_bindings":
+      return servtdBindingsLock(a("tdr"));
     case "tdmr":
       return lockKey.tdmr(a("base"));
     case "wbcache":
@@ -341,6 +344,12 @@ function vcpuRunning(p: Platform, input: Input): StepActual {
     throw new InputError("vcpu", "another held lock conflicts with a running vCPU");
   }
   enterEpoch(td);
+  // `lp`: the LP it runs on is inside SEAM (non-root) until the vector ends.
+  if (input.lp !== undefined) {
+    const lp = p.cpu.lps[Number(num(input.lp, "lp"))];
+    if (!lp) throw new InputError("lp", `no logical processor ${input.lp}`);
+    lp.mode = "seam-non-root";
+  }
   return {};
 }
 
@@ -358,6 +367,7 @@ export function holdResource(p: Platform, input: Input): StepActual {
       "base",
       "package",
       "field_id",
+      "lp",
     ], "");
     const mode = (input.mode ?? "exclusive") as LockMode;
     if (mode !== "exclusive" && mode !== "shared") {

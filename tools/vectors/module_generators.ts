@@ -658,6 +658,12 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       if (named) add(st.op, named);
       const status = (st.expect.status as { name?: string } | undefined)?.name;
       if (status) add("status", status, named);
+      // A TDCALL that ended in a TD exit: the exit is TDH.VP.ENTER's answer to the host.
+      const exit = (st.expect.exit as { status?: { name?: string } } | undefined)?.status?.name;
+      if (st.op === "tdcall" && st.expect.td_exit !== undefined && exit) {
+        add("seamcall", "TDH.VP.ENTER");
+        add("status", exit, "TDH.VP.ENTER");
+      }
     }
     return ctx.vector({
       id: c.id,
@@ -724,7 +730,9 @@ function conditionInput(
   if (s.seam_install) return ["seam.install", s.seam_install];
   const input: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s.hold!)) {
-    input[k] = k === "resource" || k === "mode" ? v : toHex(resolve(p, sym, v, where));
+    input[k] = k === "resource" || k === "mode" || k === "lp"
+      ? v
+      : toHex(resolve(p, sym, v, where));
   }
   return ["module.hold", input];
 }

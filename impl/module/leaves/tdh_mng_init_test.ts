@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { encodeBits } from "../../spec/bits.ts";
 import { StructCodec } from "../../spec/codec.ts";
+import type { Spec } from "../../spec/mod.ts";
 import { lockKey } from "../locks.ts";
+import type { Platform } from "../testing/fixture.ts";
 import { cpuidConfigurable } from "../td_params.ts";
 import { tdParams, type TdParamsOptions, writeTdParams } from "../testing/td_fixture.ts";
 import {
@@ -42,13 +44,26 @@ function leafSubleaf(w: TdWorld, leaf: string, subleaf = 0xFFFF_FFFF): bigint {
   return cpuidConfigurable(w.spec)[entry(w, leaf, subleaf)].raw;
 }
 
-/** Gives the platform's CPUs HLE and RTM (TSX). */
-function nativeTsx(w: TdWorld): number {
+/** CPUID(7,0).EBX with HLE and RTM (TSX). */
+function tsxBits(spec: Spec): number {
+  return Number(encodeBits(spec.bitfield("CPUID_07_00_EBX").fields, { HLE: 1n, RTM: 1n }));
+}
+
+/** Gives (or takes away) the platform's CPUs HLE and RTM. */
+function setNativeTsx(p: Platform, on: boolean): void {
+  const leaf = Number(p.spec.enumValue("CPUID_LEAF", "EXT_FEATURES"));
+  const ebx = p.cpu.cpuidOn(0, leaf, 0).ebx;
+  const tsx = tsxBits(p.spec);
+  p.cpu.cpuid.patch(leaf, 0, { ebx: (on ? ebx | tsx : ebx & ~tsx) >>> 0 });
+}
+
+/** A TD at the TDCS stage on a platform whose CPUs had TSX when TDH.SYS.INIT sampled them. */
+const tsxPlatform = { ...tdcs, beforeReady: (p: Platform) => setNativeTsx(p, true) };
+
+/** The TD's virtual CPUID(7,0).EBX TSX bits after TDH.MNG.INIT. */
+function tdTsx(w: TdWorld): number {
   const leaf = Number(w.spec.enumValue("CPUID_LEAF", "EXT_FEATURES"));
-  const ebx = w.p.cpu.cpuidOn(0, leaf, 0).ebx;
-  const tsx = Number(bits(w, "CPUID_07_00_EBX", { HLE: 1n, RTM: 1n }));
-  w.p.cpu.cpuid.patch(leaf, 0, { ebx: (ebx | tsx) >>> 0 });
-  return tsx;
+  return (w.tdState.cpuid!.get(`${leaf}:0`)![1] & tsxBits(w.spec)) >>> 0;
 }
 
 const invalid = (operand: string, why: string, o: TdParamsOptions, world = tdcs): TdStatusRow => ({
@@ -342,9 +357,8 @@ tdStatusTests(LEAF, [
     status: "TDX_OPERAND_INVALID",
     operand: "CPUID_CONFIG",
     why: "HLE without RTM on a CPU with TSX (no leaf reported)",
-    world: tdcs,
+    world: tsxPlatform,
     setup: (w) => {
-      nativeTsx(w);
       const hle = Number(bits(w, "CPUID_07_00_EBX", { HLE: 1n }));
       return call(w, { cpuid: { [entry(w, "EXT_FEATURES", 0)]: { ebx: hle } } });
     },
@@ -353,9 +367,29 @@ tdStatusTests(LEAF, [
   {
     status: "TDX_INCORRECT_MSR_VALUE",
     why: "TSX for the TD but IA32_ARCH_CAPABILITIES has no TSX_CTRL",
-    world: tdcs,
-    setup: (w) => call(w, { cpuid: { [entry(w, "EXT_FEATURES", 0)]: { ebx: nativeTsx(w) } } }),
+    world: tsxPlatform,
+    setup: (w) => call(w, { cpuid: { [entry(w, "EXT_FEATURES", 0)]: { ebx: tsxBits(w.spec) } } }),
     detail: (w) => w.p.cpu.msrs.index("IA32_ARCH_CAPABILITIES"),
+  },
+  {
+    status: "TDX_INCORRECT_MSR_VALUE",
+    why: "TSX taken out of CPUID after TDH.SYS.INIT: the sampled CPUID still has it",
+    world: tsxPlatform,
+    setup: (w) => {
+      setNativeTsx(w.p, false);
+      return call(w, { cpuid: { [entry(w, "EXT_FEATURES", 0)]: { ebx: tsxBits(w.spec) } } });
+    },
+    detail: (w) => w.p.cpu.msrs.index("IA32_ARCH_CAPABILITIES"),
+  },
+  {
+    status: "TDX_SUCCESS",
+    why: "TSX put into CPUID after TDH.SYS.INIT: the sampled CPUID has none, the TD gets none",
+    world: tdcs,
+    setup: (w) => {
+      setNativeTsx(w.p, true);
+      return call(w, { cpuid: { [entry(w, "EXT_FEATURES", 0)]: { ebx: tsxBits(w.spec) } } });
+    },
+    then: (w) => assert.equal(tdTsx(w), 0),
   },
   rawInvalid("the CPUID area tail not 0", "reserved_3", 100),
   {

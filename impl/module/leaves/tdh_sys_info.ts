@@ -9,6 +9,7 @@ import { platformLimit, platformLimitN } from "../platform_limits.ts";
 import { tdxLimit } from "../td_limits.ts";
 import { tdConfigurability } from "../td_configurability.ts";
 import { cpuidConfigurable } from "../td_params.ts";
+import { sampledCpuid } from "../platform_sample.ts";
 
 export const tdhSysInfo: LeafHandler = (ctx) => {
   // RDX and R9 are inputs and outputs: read them before the defaults go in.
@@ -44,9 +45,12 @@ export const tdhSysInfo: LeafHandler = (ctx) => {
     f.name === "cpuid_config_list"
   )!;
   const configs = cpuidConfigurable(spec).slice(0, listField.count);
-  // Configurable bits: CONFIG_DIRECT, plus ALLOW_DIRECT where the CPU has the bit.
+  // Configurable bits: CONFIG_DIRECT, plus ALLOW_DIRECT where the CPU (as TDH.SYS.INIT
+  // sampled it) has the bit.
+  const sampled = state.platform.sampled;
   const list = configs.map((e) => {
-    const native = cpu.cpuidOn(ctx.lp.id, e.leaf, e.subleaf);
+    const native = (sampled && sampledCpuid(sampled, e.leaf, e.subleaf)) ??
+      cpu.cpuidOn(ctx.lp.id, e.leaf, e.subleaf);
     const bits = (r: "eax" | "ebx" | "ecx" | "edx") =>
       (e.direct[r] | (e.allow[r] & native[r])) >>> 0;
     return {

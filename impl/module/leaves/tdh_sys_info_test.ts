@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { Platform } from "../testing/fixture.ts";
 import { type Expected, expectStatus } from "../testing/expect_status.ts";
 import { StructCodec } from "../../spec/codec.ts";
+import { encodeBits } from "../../spec/bits.ts";
 
 interface Row {
   name: string;
@@ -117,3 +118,35 @@ for (const row of ROWS) {
     }
   });
 }
+
+Deno.test("TDH.SYS.INFO reports ALLOW_DIRECT CPUID bits as TDH.SYS.INIT sampled them", () => {
+  const monitor = (p: Platform) =>
+    Number(encodeBits(p.spec.bitfield("CPUID_01_ECX").fields, { MONITOR: 1n }));
+  const monitorOf = (p: Platform) => {
+    const info = p.allocPage();
+    const cmr = p.allocPage();
+    const r = p.seamcall("TDH.SYS.INFO", {
+      tdsysinfo_pa: info,
+      tdsysinfo_size: 1024n,
+      cmr_info_pa: cmr,
+      num_cmr_entries: 32n,
+    });
+    assert.equal(r.name, "TDX_SUCCESS");
+    const s = new StructCodec(p.spec).decode("TDSYSINFO_STRUCT", p.cpu.memory.read(info, 1024))
+      .value as { cpuid_config_list: { values: { ecx: number } }[] };
+    // Entry 0 is CPUID(1); MONITOR is allowed only where the CPU has it.
+    return s.cpuid_config_list[0].values.ecx & monitor(p);
+  };
+  const withMonitor = (p: Platform) => {
+    const leaf = Number(p.spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
+    p.cpu.cpuid.patch(leaf, "*", { ecx: (p.cpu.cpuidOn(0, leaf, 0).ecx | monitor(p)) >>> 0 });
+  };
+  const before = new Platform();
+  withMonitor(before);
+  before.readyPlatform();
+  assert.equal(monitorOf(before), monitor(before));
+  const after = new Platform();
+  after.readyPlatform();
+  withMonitor(after);
+  assert.equal(monitorOf(after), 0);
+});

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { Platform } from "../testing/fixture.ts";
 import { type Expected, expectStatus } from "../testing/expect_status.ts";
 import { lockKey } from "../locks.ts";
+import { sampledCpuid } from "../platform_sample.ts";
 import { DEFAULT_PLATFORM, type PlatformConfig } from "../../cpu/cpu.ts";
 
 const GiB = 1n << 30n;
@@ -280,4 +281,23 @@ Deno.test("TDH.SYS.INIT records the platform it checked", () => {
   assert.equal(s.numLps, 4);
   assert.deepEqual(s.cmrs, DEFAULT_PLATFORM.cmrs);
   assert.deepEqual(s.seamrr, DEFAULT_PLATFORM.seamrr);
+});
+
+Deno.test("TDH.SYS.INIT samples the CPUID of every leaf a TD sees", () => {
+  const p = new Platform();
+  // A CPU whose last basic leaf is 0x22: leaf 0x23 is sampled as zeros.
+  p.cpu.cpuid.patch(leaf(p, "MAX_BASIC"), "*", { eax: 0x22 });
+  assert.equal(p.seamcall("TDH.SYS.INIT").name, "TDX_SUCCESS");
+  const s = p.module.state.platform.sampled!;
+  const lookup = p.spec.enum("TD_CPUID_LOOKUP").values.map((v) => BigInt(v.value));
+  assert.equal(s.tdCpuid.size, lookup.length);
+  const at = (l: number, sub: number) => sampledCpuid(s, l, sub)!;
+  assert.equal(at(leaf(p, "VERSION_INFO"), 0).eax, s.platformFms);
+  assert.deepEqual(at(0x23, 0), { eax: 0, ebx: 0, ecx: 0, edx: 0 });
+  const xsave = leaf(p, "XSAVE_STATE");
+  assert.deepEqual(at(xsave, 1), p.cpu.cpuidOn(0, xsave, 1));
+  // A later change on the CPU does not reach the sample.
+  const before = at(xsave, 0);
+  p.cpu.cpuid.patch(xsave, 0, { eax: 0x3 });
+  assert.deepEqual(at(xsave, 0), before);
 });
