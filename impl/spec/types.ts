@@ -52,6 +52,8 @@ export interface StatusUse {
   operand?: string;
   when: string;
   order?: number;
+  /** Why the baseline module can never return it from this leaf (coverage lists it apart). */
+  unreachable?: string;
 }
 
 export interface LeafItem extends ItemBase {
@@ -160,10 +162,19 @@ export interface MetadataItem extends ItemBase {
   num_fields?: number;
   host_access: string;
   guest_access: string;
+  /** A bound service TD's access (TDG.SERVTD.RD/WR); absent means none. */
+  servtd_access?: string;
   /** Partial read/write masks (hex) where the access classes do not say it all. */
   masks?: Partial<
     Record<
-      "host_read" | "host_write" | "debug_read" | "debug_write" | "guest_read" | "guest_write",
+      | "host_read"
+      | "host_write"
+      | "debug_read"
+      | "debug_write"
+      | "guest_read"
+      | "guest_write"
+      | "servtd_read"
+      | "servtd_write",
       string
     >
   >;

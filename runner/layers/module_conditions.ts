@@ -12,7 +12,7 @@ import { lockKey, type LockMode } from "../../impl/module/locks.ts";
 import { rtmrLock } from "../../impl/module/guest_access.ts";
 import { servtdBindingsLock } from "../../impl/module/servtd.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
-import { enterEpoch } from "../../impl/module/tlb_tracking.ts";
+import { enterEpoch, exitEpoch } from "../../impl/module/tlb_tracking.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 import { parseHex } from "../../impl/spec/hex.ts";
@@ -343,14 +343,62 @@ function vcpuRunning(p: Platform, input: Input): StepActual {
     locks.releaseAll(owner);
     throw new InputError("vcpu", "another held lock conflicts with a running vCPU");
   }
-  enterEpoch(td);
-  // `lp`: the LP it runs on is inside SEAM (non-root) until the vector ends.
-  if (input.lp !== undefined) {
-    const lp = p.cpu.lps[Number(num(input.lp, "lp"))];
-    if (!lp) throw new InputError("lp", `no logical processor ${input.lp}`);
-    lp.mode = "seam-non-root";
+  const epoch = enterEpoch(td);
+  // `lp`: the LP it runs on is inside SEAM (non-root) until the vCPU leaves.
+  const lp = input.lp === undefined ? undefined : p.cpu.lps[Number(num(input.lp, "lp"))];
+  if (input.lp !== undefined && !lp) {
+    throw new InputError("lp", `no logical processor ${input.lp}`);
   }
+  if (lp) lp.mode = "seam-non-root";
+  const key = `vcpu_running:${tdvpr.toString(16)}`;
+  heldBy(p).set(key, [...(heldBy(p).get(key) ?? []), {
+    owner,
+    release: () => {
+      exitEpoch(td, epoch);
+      if (lp) lp.mode = "vmx-root";
+    },
+  }]);
   return {};
+}
+
+/** What each hold took, by resource key, so that `module.release` can give it back. */
+const held = new WeakMap<Platform, Map<string, { owner: string; release: () => void }[]>>();
+
+function heldBy(p: Platform): Map<string, { owner: string; release: () => void }[]> {
+  let m = held.get(p);
+  if (!m) held.set(p, m = new Map());
+  return m;
+}
+
+/** `module.release`: the operations that held a resource (module.hold) complete. */
+export function releaseResource(p: Platform, input: Input): StepActual {
+  try {
+    onlyKeys(input, [
+      "resource",
+      "pa",
+      "tdr",
+      "vcpu",
+      "gpa",
+      "level",
+      "base",
+      "package",
+      "field_id",
+    ], "");
+    const key = input.resource === "vcpu_running"
+      ? `vcpu_running:${num(input.vcpu, "vcpu").toString(16)}`
+      : resourceKey(p, input);
+    const holders = heldBy(p).get(key);
+    if (!holders?.length) throw new InputError("resource", "no module.hold holds it");
+    for (const h of holders) {
+      p.module.state.locks.releaseAll(h.owner);
+      h.release();
+    }
+    heldBy(p).delete(key);
+    return {};
+  } catch (e) {
+    if (e instanceof InputError) return invalid(e.field, e.message);
+    throw e;
+  }
 }
 
 /** `module.hold`: an operation in flight on another LP holds a module resource. */
@@ -376,9 +424,11 @@ export function holdResource(p: Platform, input: Input): StepActual {
     if (input.resource === "vcpu_running") return vcpuRunning(p, input);
     const key = resourceKey(p, input);
     // Each hold is its own operation: two holds conflict as two LPs' operations would.
-    if (!p.module.state.locks.tryAcquire(key, mode, `in-flight:${++holds}`)) {
+    const owner = `in-flight:${++holds}`;
+    if (!p.module.state.locks.tryAcquire(key, mode, owner)) {
       throw new InputError("resource", "another held lock conflicts with this one");
     }
+    heldBy(p).set(key, [...(heldBy(p).get(key) ?? []), { owner, release: () => {} }]);
     return {};
   } catch (e) {
     if (e instanceof InputError) return invalid(e.field, e.message);

@@ -225,3 +225,26 @@ Deno.test("module.hold: a vCPU running on another LP keeps TDH.MEM.TRACK from mo
   const none = s.step("module.hold", { resource: "vcpu_running", vcpu: "0x1000" });
   assert.equal((none.error as { field: string }).field, "vcpu");
 });
+
+Deno.test("module.release: the held lock is free again; a running vCPU leaves its epoch", () => {
+  const p = new Platform();
+  const m = new MemoryTd(p, { stage: "initialized" });
+  m.finalize();
+  const s = new ModuleSession(p);
+  const tdr = toHex(m.tdr);
+  const track = { leaf: "TDH.MEM.TRACK", version: 0, regs: { RCX: tdr } };
+  s.step("module.hold", { resource: "page", pa: tdr });
+  assert.deepEqual(s.step("seamcall", track).status, { name: "TDX_OPERAND_BUSY", operand: "RCX" });
+  assert.deepEqual(s.step("module.release", { resource: "page", pa: tdr }), {});
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_SUCCESS");
+  const vcpu = toHex(m.vcpus[0]);
+  s.step("module.hold", { resource: "vcpu_running", vcpu, lp: 3 });
+  assert.equal(s.platform.cpu.lps[3].mode, "seam-non-root");
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_SUCCESS");
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_PREVIOUS_TLB_EPOCH_BUSY");
+  s.step("module.release", { resource: "vcpu_running", vcpu });
+  assert.equal(s.platform.cpu.lps[3].mode, "vmx-root");
+  assert.equal(statusOf(s.step("seamcall", track)), "TDX_SUCCESS");
+  const again = s.step("module.release", { resource: "page", pa: tdr });
+  assert.equal((again.error as { field: string }).field, "resource");
+});

@@ -145,7 +145,7 @@ function statuses(uses: StatusUse[], spec: Spec, from: string, links: Links): st
       links.to("status", s.status, from),
       spec.statuses.get(s.status)?.value ?? "",
       s.operand ?? "",
-      s.when,
+      s.unreachable ? `${s.when} Not reachable in TDX module 1.5: ${s.unreachable}` : s.when,
     ]),
   );
 }

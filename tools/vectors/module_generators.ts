@@ -90,12 +90,13 @@ export type ModuleStepSpec =
 
 /**
  * A platform condition (runner/layers/module_conditions.ts), recorded as one step of its
- * op: `cpu_set` (cpu.set), `hold` (module.hold, operands such as `$tdr` resolved) or
- * `seam_install` (seam.install).
+ * op: `cpu_set` (cpu.set), `hold` / `release` (module.hold / module.release, operands
+ * such as `$tdr` resolved) or `seam_install` (seam.install).
  */
 export interface ConditionStepSpec {
   cpu_set?: Record<string, unknown>;
   hold?: Record<string, Operand>;
+  release?: Record<string, Operand>;
   seam_install?: Record<string, unknown>;
   prepare?: boolean;
 }
@@ -185,6 +186,16 @@ export interface TdcallStepSpec {
   memory_reads?: { gpa: Operand; length: number }[];
   /** TDG.VP.VMCALL only: the registers the host passes back when it resumes the vCPU. */
   host_regs?: Record<string, Operand>;
+  /**
+   * What the TD's L2 VMs do when the module enters them, in order per VM: `{vm, exit_reason,
+   * exit_qualification, ...}` (a VM exit and its exit information) or `{vm, tdcall: {RAX, ...}}`.
+   */
+  l2_guest?: ({ vm: number; tdcall: Record<string, Operand> } | Record<string, unknown>)[];
+  /**
+   * The host's TDH.VP.ENTER after each TD exit that ended the TDCALL, so that it goes on:
+   * `flags` (vcpu_handle_and_flags fields, such as `resume_l1: 1`) and `host_regs`.
+   */
+  resume?: { flags?: Record<string, number>; host_regs?: Record<string, Operand> }[];
   /**
    * What the scenario means the reference to answer: `NAME`, `NAME(OPERAND)`, `td-exit`
    * or `ve`; the generator fails when it answers otherwise.
@@ -716,7 +727,7 @@ function seamcallStep(
 }
 
 function isCondition(s: ModuleStepSpec): s is ConditionStepSpec {
-  return "cpu_set" in s || "hold" in s || "seam_install" in s;
+  return "cpu_set" in s || "hold" in s || "release" in s || "seam_install" in s;
 }
 
 /** A condition step's op and input, its `$` operands resolved to hex. */
@@ -729,12 +740,12 @@ function conditionInput(
   if (s.cpu_set) return ["cpu.set", s.cpu_set];
   if (s.seam_install) return ["seam.install", s.seam_install];
   const input: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s.hold!)) {
+  for (const [k, v] of Object.entries(s.hold ?? s.release!)) {
     input[k] = k === "resource" || k === "mode" || k === "lp"
       ? v
       : toHex(resolve(p, sym, v, where));
   }
-  return ["module.hold", input];
+  return [s.hold ? "module.hold" : "module.release", input];
 }
 
 /** A named valid value of a struct a write_struct step starts from. */
@@ -836,6 +847,29 @@ function tdcallInput(
     input.host_regs = Object.fromEntries(
       Object.entries(s.host_regs).map(([k, v]) => [k, hex(v)]),
     );
+  }
+  const regsHex = (r: Record<string, Operand>) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, hex(v)]));
+  if (s.l2_guest) {
+    // Exit information is hex; the VM and the exit reason are as given.
+    input.l2_guest = s.l2_guest.map((e) =>
+      Object.fromEntries(
+        Object.entries(e).map(([k, v]) => [
+          k,
+          k === "vm" || k === "exit_reason"
+            ? v
+            : k === "tdcall"
+            ? regsHex(v as Record<string, Operand>)
+            : hex(v as Operand),
+        ]),
+      )
+    );
+  }
+  if (s.resume) {
+    input.resume = s.resume.map((r) => ({
+      ...(r.flags ? { flags: r.flags } : {}),
+      ...(r.host_regs ? { host_regs: regsHex(r.host_regs) } : {}),
+    }));
   }
   return input;
 }
