@@ -21,6 +21,7 @@ import {
 } from "./platform_config.ts";
 import { CpuidModel } from "./cpuid.ts";
 import { setPlatformMsrs } from "./platform_msrs.ts";
+import { SeamDatabase } from "./seamdb.ts";
 
 export type CpuMode = "legacy" | "vmx-root" | "vmx-non-root" | "seam-root" | "seam-non-root";
 
@@ -40,8 +41,14 @@ export interface SeamModule {
   /**
    * A VM exit out of the TD running on `lp` for an event the guest did not ask for
    * (`exitInfo`: the VM-exit reason field); an error when the module cannot take it.
+   * `ripAdvance`: bytes the guest RIP moved since the entry, when the caller states it.
    */
-  vmExit?(lp: LogicalProcessor, exitInfo: bigint, qualification: bigint): string | undefined;
+  vmExit?(
+    lp: LogicalProcessor,
+    exitInfo: bigint,
+    qualification: bigint,
+    ripAdvance?: bigint,
+  ): string | undefined;
 }
 
 /** Header of the SEAM handoff area, and what follows it (opaque to the CPU). */
@@ -80,6 +87,8 @@ export class Cpu {
    * The CPU keeps it opaque.
    */
   seamHandoff?: SeamHandoff;
+  /** The SEAM database: an entry per module build installed (impl/cpu/seamdb.ts). */
+  readonly seamdb = new SeamDatabase();
   private rngBlocked = false;
   /** The MKTME key table of each package: KeyID to key. */
   private readonly keyTables = new Map<number, Map<number, bigint>>();
@@ -216,9 +225,13 @@ export class Cpu {
     return keyId > shared && keyId <= shared + Number(fields.NUM_TDX_PRIV_KIDS);
   }
 
-  /** The SEAM loader's job: install the TDX module in SEAM range memory. */
+  /**
+   * The SEAM loader's job: install the TDX module in SEAM range memory, and record the
+   * build in the SEAM database (SEAMOPS SEAMDB_INSERT) for the module's SEAMDB_GETREF.
+   */
   loadModule(module: SeamModule | undefined): void {
     this.module = module;
+    if (module) this.seamdb.insert();
   }
   get moduleLoaded(): boolean {
     return this.module !== undefined;
@@ -281,8 +294,9 @@ export class Cpu {
         },
         vcpuIndex,
         tdcall: (regs) => this.tdcall(state.lpId, regs),
-        vmExit: (exitInfo, qualification) => {
-          const error = this.module?.vmExit?.(this.lp(state.lpId), exitInfo, qualification) ??
+        vmExit: (exitInfo, qualification, ripAdvance) => {
+          const lp = this.lp(state.lpId);
+          const error = this.module?.vmExit?.(lp, exitInfo, qualification, ripAdvance) ??
             (this.module?.vmExit ? undefined : "the loaded module takes no VM exits");
           if (error === undefined) state.exit = true;
           return error;

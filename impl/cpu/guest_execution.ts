@@ -16,7 +16,7 @@ export interface GuestPort {
    * notification, an SMI); on success the guest must now yield. An error string when the
    * module cannot take that exit.
    */
-  vmExit(exitInfo: bigint, qualification: bigint): string | undefined;
+  vmExit(exitInfo: bigint, qualification: bigint, ripAdvance?: bigint): string | undefined;
   /** True after a TDCALL that asked for a TD exit (TDG.VP.VMCALL): the guest must now yield. */
   readonly exitRequested: boolean;
 }

@@ -63,6 +63,8 @@ export function setPlatformMsrs(msrs: MsrFile, p: ResolvedPlatform): void {
   msrs.writeFields("IA32_MISC_PACKAGE_CTLS", { ENERGY_FILTERING_ENABLE: 1n });
   msrs.writeFields("IA32_PERF_CAPABILITIES", { FULL_WRITE: 1n, PEBS_RECORD_FORMAT: 4n });
   msrs.writeNamed("IA32_CORE_CAPABILITIES", 0n);
+  // Every LP's local APIC enabled in x2APIC mode at the architectural default base.
+  msrs.writeFields("IA32_APIC_BASE", { EN: 1n, EXTD: 1n, APIC_BASE: 0xFEE00n });
   msrs.writeNamed("IA32_TSC_ADJUST", 0n);
   msrs.writeNamed("IA32_WBINVDP", BigInt(p.cacheSubBlocks));
   msrs.writeNamed("IA32_WBNOINVDP", BigInt(p.cacheSubBlocks));

@@ -29,7 +29,12 @@ export function describeStatus(
   const layout = spec.bitfield("TDX_STATUS").fields;
   const { fields } = decodeBits(layout, value);
   const detail = fields.details_l2 ?? (value & 0xFFFF_FFFFn);
-  return { name: statusNames(spec).get(value & ~0xFFFF_FFFFn), detail };
+  const names = statusNames(spec);
+  // A status the module made fatal (api_error_fatal sets bit 61) keeps its name.
+  const fatal = layout.find((f) => f.name === "fatal");
+  const fatalBit = fatal ? 1n << BigInt(fatal.bits[0]) : 0n;
+  const name = names.get(value & ~0xFFFF_FFFFn) ?? names.get(value & ~0xFFFF_FFFFn & ~fatalBit);
+  return { name, detail };
 }
 
 const namesBySpec = new WeakMap<Spec, Map<bigint, string>>();

@@ -10,6 +10,7 @@ import { platformLimit } from "./platform_limits.ts";
 import { tdxLimit } from "./td_limits.ts";
 import { tdConfigurability } from "./td_configurability.ts";
 import { cpuidConfigurable } from "./td_params.ts";
+import { SERVTD_GLOBAL_MD_VALUES } from "./servtd_md_values.ts";
 import {
   extensionsSupported,
   extRequired,
@@ -51,6 +52,7 @@ const withExtensions = (c: MdContext) => extensionsSupported(c.state);
 const withQuote = (c: MdContext) => extensionsSupported(c.state) && hasFeature(c.state, "QUOTE");
 
 export const GLOBAL_MD_VALUES: MdHandlers = {
+  ...SERVTD_GLOBAL_MD_VALUES,
   // Platform Info
   NUM_PKGS: value((c) => c.state.platform.sampled?.numPkgs ?? c.cpu.platform.packages),
   PKG_FMS: value((c, el) =>

@@ -7,6 +7,8 @@ import { cpuidKey } from "./td_params.ts";
 import type { MdContext, MdElement, MdHandlers } from "./metadata.ts";
 import type { TdState } from "./state.ts";
 import { wordOf } from "./md_values_bytes.ts";
+import { SERVTD_MD_VALUES } from "./servtd_md_values.ts";
+import { hpLockTimeoutField } from "./host_priority.ts";
 
 function td(c: MdContext): TdState {
   if (!c.td) throw new Error("TD-scope metadata without a TD");
@@ -105,8 +107,10 @@ const cpuidValues = {
 };
 
 export const TD_MD_VALUES: MdHandlers = {
+  ...SERVTD_MD_VALUES,
   CPUID_VALUES: cpuidValues,
   TD_CTLS: tdCtls,
+  HP_LOCK_TIMEOUT: hpLockTimeoutField,
   ATTRIBUTES: { read: (c) => td(c).attributes },
   XFAM: { read: (c) => td(c).xfam },
   MAX_VCPUS: { read: (c) => BigInt(td(c).maxVcpus) },
@@ -124,6 +128,7 @@ export const TD_MD_VALUES: MdHandlers = {
   TD_UUID: bytes((t) => t.uuid),
   SERVTD_HASH: bytes((t) => t.servtdHash),
   FATAL: { read: (c) => (td(c).fatal ? 1n : 0n) },
+  SEAMDB_INDEX: { read: (c) => td(c).seamdb?.index ?? 0n },
   CHLDCNT: { read: (c) => BigInt(td(c).childCount ?? 0) },
   GPAW: {
     read: (c) => {

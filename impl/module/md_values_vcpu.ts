@@ -10,6 +10,7 @@ import {
 } from "./metadata.ts";
 import type { VcpuState } from "./state.ts";
 import { VMCS_MD_VALUES } from "./md_values_vmcs.ts";
+import { L2_MD_VALUES } from "./l2_metadata.ts";
 
 function vcpu(c: MdContext): VcpuState {
   if (!c.vcpu) throw new Error("vCPU-scope metadata without a vCPU");
@@ -97,6 +98,7 @@ const tscDeadline: MdFieldHandler = {
 
 export const VCPU_MD_VALUES: MdHandlers = {
   ...VMCS_MD_VALUES,
+  ...L2_MD_VALUES,
   VCPU_INDEX: { read: (c) => BigInt(vcpu(c).index) },
   CPUID_SUPERVISOR_VE: {
     read: (c) => (vcpu(c).cpuidVe.supervisor ? 1n : 0n),

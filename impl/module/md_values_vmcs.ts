@@ -1,6 +1,7 @@
 // TD VMCS fields whose host writes the module checks (metadata_vp.c's VMCS write
 // handling): enabling posted interrupts in the pin-based controls needs the
-// notification vector and the descriptor address written first.
+// notification vector and the descriptor address written first. The descriptor address
+// is a physical-address field: its initial NULL_PA keeps no bits outside the write mask.
 import { decodeBits } from "../spec/bits.ts";
 import { catalog, type MdContext, type MdElement, type MdHandlers } from "./metadata.ts";
 import { tdxLimit } from "./td_limits.ts";
@@ -13,7 +14,12 @@ function stored(c: MdContext, name: string): { value: bigint; code: bigint } {
   return { value: c.vcpu!.fields.get(id) ?? 0n, code };
 }
 
+const NULL_PA = 0xFFFF_FFFF_FFFF_FFFFn;
+
 export const VMCS_MD_VALUES: MdHandlers = {
+  POSTED_INTR_DESC_ADDR: {
+    adjustOnWrite: (_c, _el, cur, writeMask) => cur === NULL_PA ? cur & writeMask : cur,
+  },
   PIN_BASED_VM_EXEC_CONTROL: {
     write: (c: MdContext, el: MdElement, value: bigint) => {
       const ctls = decodeBits(c.spec.bitfield("PIN_BASED_VM_EXEC_CONTROL").fields, value).fields;

@@ -332,6 +332,11 @@ export interface MdFieldHandler {
     old: bigint,
     access: MdAccess,
   ): MdRefusal | undefined;
+  /**
+   * The current value as a write sees it (forbidden-bit check and merge): a physical
+   * address field still at NULL_PA counts as having only its writable bits set.
+   */
+  adjustOnWrite?(c: MdContext, el: MdElement, cur: bigint, writeMask: bigint): bigint;
   /** False when the element does not exist for this TD/vCPU (e.g. an absent L2 VM). */
   exists?(c: MdContext, el: MdElement): boolean;
   /** A refusal when the element exists but may not be read now (e.g. a faulting CPUID leaf). */
@@ -451,13 +456,14 @@ export function mdWrite(
   if (combined === 0n) return { status: "TDX_METADATA_FIELD_NOT_WRITABLE", element: el };
   const cur = elementValue(c, el);
   if (isRefusal(cur)) return { ...cur, element: el };
+  const h = handlerFor(el.field);
+  const base = h?.adjustOnWrite?.(c, el, cur, write) ?? cur;
   // Bits the caller asks to write but may not must keep their value.
   const forbidden = requestMask & ~write;
-  if (((cur ^ value) & forbidden) !== 0n) {
+  if (((base ^ value) & forbidden) !== 0n) {
     return { status: "TDX_METADATA_FIELD_VALUE_NOT_VALID", element: el };
   }
-  const next = (cur & ~combined) | (value & combined);
-  const h = handlerFor(el.field);
+  const next = (base & ~combined) | (value & combined);
   if (el.field.item.full_write_only && combined !== write) {
     return { status: "TDX_METADATA_WR_MASK_NOT_VALID", element: el };
   }

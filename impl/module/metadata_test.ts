@@ -257,3 +257,11 @@ Deno.test("CPUID_VALUES elements are named by leaf and sub-leaf", () => {
   assert.equal(seen.length, 2 * spec.enum("TD_CPUID_LOOKUP").values.length);
   assert.ok(seen.includes(extended) && seen.includes(extended + 1n));
 });
+
+Deno.test("SEAMDB_INDEX reads the TDR's SEAM database index (0 when never set)", () => {
+  const c = context();
+  const host = { who: "host" } as const;
+  assert.equal(mdRead(c, "td", id("td", "SEAMDB_INDEX"), host).value, 0n);
+  c.td!.seamdb = { index: 2n, nonce: 0x1234n };
+  assert.equal(mdRead(c, "td", id("td", "SEAMDB_INDEX"), host).value, 2n);
+});

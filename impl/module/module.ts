@@ -7,6 +7,7 @@ import { dispatch, LeafTable } from "./dispatch.ts";
 import type { LeafHandler } from "./leaf_context.ts";
 import { ModuleState } from "./state.ts";
 import { classifyVmExit } from "./td_vm_exit.ts";
+import { guestTdcall } from "./host_priority.ts";
 import { SEAMCALL_HANDLERS, TDCALL_HANDLERS } from "./leaves/registry.ts";
 
 export interface CallRecord {
@@ -56,25 +57,40 @@ export class TdxModule implements SeamModule {
 
   tdcall(lp: LogicalProcessor, regs: Registers): void {
     const leaf = Number(regs.RAX & 0xFFFFn);
-    const c = dispatch(
-      this.spec,
-      this.tdcalls,
-      this.handlers.tdcall,
-      this.cpu,
-      lp,
-      this.state,
-      regs,
-    );
+    // The TD dispatcher's host-priority rule wraps every TDCALL (host_priority.ts).
+    const c = guestTdcall(this, lp, regs, () =>
+      dispatch(
+        this.spec,
+        this.tdcalls,
+        this.handlers.tdcall,
+        this.cpu,
+        lp,
+        this.state,
+        regs,
+      ));
     regs.RAX = c.status;
     this.record({ kind: "tdcall", lp: lp.id, leaf, completion: c });
   }
 
-  vmExit(lp: LogicalProcessor, exitInfo: bigint, qualification: bigint): string | undefined {
+  vmExit(
+    lp: LogicalProcessor,
+    exitInfo: bigint,
+    qualification: bigint,
+    ripAdvance?: bigint,
+  ): string | undefined {
     const tdvpr = this.state.lpCurrentVcpu.get(lp.id);
     const vcpu = tdvpr === undefined ? undefined : this.state.vcpus.get(tdvpr);
     const td = vcpu && this.state.tds.get(vcpu.tdr);
     if (!vcpu || !td) return `no TD vCPU runs on LP ${lp.id}`;
-    const c = classifyVmExit(this.spec, td, exitInfo, qualification);
+    // The single-step defence's view of the run: the LP's TSC now against its TSC at entry.
+    const msr = (name: string) => this.cpu.rdmsrNamed(lp.id, name) ?? 0n;
+    const progress = ripAdvance === undefined ? undefined : {
+      ripAdvance,
+      tscDelta: (msr("IA32_TIME_STAMP_COUNTER") - (this.state.lpEntryTsc.get(lp.id) ?? 0n)) &
+        0xFFFF_FFFF_FFFF_FFFFn,
+      apicBase: msr("IA32_APIC_BASE"),
+    };
+    const c = classifyVmExit(this.spec, td, exitInfo, qualification, progress);
     if ("error" in c) return c.error;
     vcpu.pendingExit = { kind: "async", ...c.exit };
     return undefined;

@@ -5,6 +5,7 @@
 import type { Spec } from "../spec/mod.ts";
 import type { Cpu, MemoryRange } from "../cpu/cpu.ts";
 import type { CpuidValues } from "../cpu/cpuid.ts";
+import type { SeamdbRef } from "../cpu/seamdb.ts";
 import type { ModuleProfile } from "./module_profile.ts";
 import { platformLimit, platformLimitN } from "./platform_limits.ts";
 import { CPUID_CHECKS, type CpuidCheck, cpuidLeaf, subleafRaw } from "./cpuid_checks.ts";
@@ -40,6 +41,8 @@ export interface SampledPlatform {
   pkgFms: number[];
   /** Whether SMRR2 exists (and was checked). */
   smrr2: boolean;
+  /** The SEAM database's newest entry (SEAMOPS SEAMDB_GETREF): this module build's. */
+  seamdb: SeamdbRef;
 }
 
 /** A refused platform: the status, its detail and any registers the status fills. */
@@ -432,6 +435,11 @@ export function samplePlatform(
   const needed = tdPreservingCapabilities(spec);
   if ((caps & needed) !== needed) return { status: "TDX_INCOMPATIBLE_SEAM_CAPABILITIES" };
   if (!sigstructCompatible(spec, profile)) return { status: "TDX_SYS_INCOMPATIBLE_SIGSTRUCT" };
+  const seamdb = cpu.seamdb.getref();
+  // The module's sanity check: with no entry for its own build it stops (no status).
+  if (seamdb.result !== "SEAMOPS_SUCCESS") {
+    throw new Error("TDH.SYS.INIT: SEAMDB_GETREF failed (the SEAM database is empty)");
+  }
   if (cpu.rdrand64() === undefined) return { status: "TDX_RND_NO_ENTROPY" };
 
   const msrs = new Map<bigint, bigint>();
@@ -467,5 +475,6 @@ export function samplePlatform(
     platformFms,
     pkgFms,
     smrr2: smrr.smrr2,
+    seamdb: seamdb.ref,
   };
 }

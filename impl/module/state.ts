@@ -9,6 +9,9 @@ import { defaultModuleProfile, type ModuleProfile } from "./module_profile.ts";
 import type { SampledPlatform } from "./platform_sample.ts";
 import type { QuoteSigner } from "./quote_signer.ts";
 import type { ReportTcb } from "./report.ts";
+import type { L2VcpuState } from "./l2_state.ts";
+import type { TdServtd } from "./servtd_state.ts";
+import type { SeamdbRef } from "../cpu/seamdb.ts";
 
 export interface Tdmr {
   base: bigint;
@@ -129,6 +132,10 @@ export interface VcpuState {
   guestInterruptPending?: boolean;
   /** Each L2 VM's TSC deadline in native TSC units (TDG.VP.WR of TSC_DEADLINE[vm]). */
   l2NativeTscDeadline?: bigint[];
+  /** TSC when the guest's TDCALLs started backing off a host-priority lock (host_priority.ts). */
+  hpLockBusySince?: bigint;
+  /** TD partitioning: the L2 VMs' configuration and state (impl/module/l2_state.ts). */
+  l2?: L2VcpuState;
 }
 
 export interface TdState {
@@ -164,6 +171,13 @@ export interface TdState {
   l2Sept?: Map<string, SeptEntry>[];
   /** SEPT entries (`${vm}:${level}:${gpa}`) a host-side operation found locked: guest lockers yield. */
   septHostPriority?: Set<string>;
+  /** HP_LOCK_TIMEOUT in native TSC ticks once the host wrote it (host_priority.ts). */
+  hpLockTimeoutTsc?: bigint;
+  /**
+   * The TDR's SEAMDB index and nonce: the SEAM database entry TDH.MNG.CREATE copied from
+   * TDH.SYS.INIT's SEAMDB_GETREF, which TDG.MR.REPORT names to the CPU (absent reads as 0).
+   */
+  seamdb?: SeamdbRef;
   /** vCPUs inside the TD per epoch parity (TDH.VP.ENTER/exit), for TDH.MEM.TRACK (tlb_tracking.ts). */
   epochRefcount?: [number, number];
   /** TD-scope metadata written with TDH.MNG.WR / TDG.VM.WR, by field id. */
@@ -186,6 +200,8 @@ export interface TdState {
   uuid?: Uint8Array;
   /** SERVTD_HASH computed at TDH.MR.FINALIZE. */
   servtdHash?: Uint8Array;
+  /** Service-TD binding table and migration-key state (impl/module/servtd_state.ts). */
+  servtd?: TdServtd;
   /** Virtualised CPUID values by `${leaf}:${subleaf}` (subleaf -1 when none): [eax, ebx, ecx, edx]. */
   cpuid?: Map<string, number[]>;
   /** Virtual IA32_ARCH_CAPABILITIES set at TDH.MNG.INIT. */
@@ -269,6 +285,8 @@ export class ModuleState {
   readonly vcpus = new Map<bigint, VcpuState>();
   /** The vCPU (its TDVPR address) each logical processor is running, while in a TD. */
   readonly lpCurrentVcpu = new Map<number, bigint>();
+  /** The TSC each logical processor read at its last TD entry (the single-step defence). */
+  readonly lpEntryTsc = new Map<number, bigint>();
   /** Key used for REPORTMACSTRUCT MACs (model-defined: the real key is not public). */
   readonly reportMacKey: Uint8Array;
   /**

@@ -6,6 +6,7 @@
 import { decodeBits } from "../spec/bits.ts";
 import type { Spec } from "../spec/mod.ts";
 import type { PendingAsyncExit, TdState } from "./state.ts";
+import { type GuestProgress, steppingVerdict } from "./single_step.ts";
 
 /** The exit reasons this path classifies; others are resolved where they happen. */
 const HANDLED = new Set([
@@ -24,15 +25,20 @@ const HANDLED = new Set([
   "INVPCID_INSTRUCTION",
 ]);
 
+/** Prefix of the error for a case that needs stepping mode, which the model does not have. */
+export const STEPPING_ERROR = "rip_advance: ";
+
 /**
  * The asynchronous TD exit for a CPU VM exit with `exitInfo` (bitfield VMX_EXIT_INFO) and
- * `qualification`, or an error naming what the model cannot take.
+ * `qualification`, or an error naming what the model cannot take. `progress`: how far the
+ * guest got since the TD entry, for the single-step defence (single_step.ts).
  */
 export function classifyVmExit(
   spec: Spec,
   td: TdState,
   exitInfo: bigint,
   qualification: bigint,
+  progress?: GuestProgress,
 ): { exit: Omit<PendingAsyncExit, "kind"> } | { error: string } {
   const info = decodeBits(spec.bitfield("VMX_EXIT_INFO").fields, exitInfo).fields;
   const reason = spec.enum("VMX_EXIT_REASON").values.find((v) => BigInt(v.value) === info.BASIC)
@@ -42,6 +48,15 @@ export function classifyVmExit(
   }
   // A failed VM entry is the module's own doing (it loads the guest state), not an event.
   if (info.FAILED_VMENTRY === 1n) return { error: "a failed VM entry is not a guest event" };
+  // The single-step defence comes before the exit reason's own handling.
+  switch (steppingVerdict(spec, reason, qualification, progress)) {
+    case "wrong-apic-mode":
+      return { exit: { status: "TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE", reason, qualification } };
+    case "stepping":
+      // The module would single-step the guest and resume it; the model cannot run guest
+      // instructions one by one, so it refuses rather than answer wrongly.
+      return { error: `${STEPPING_ERROR}stepping mode is not modelled` };
+  }
   const debug = decodeBits(spec.bitfield("TD_ATTRIBUTES").fields, td.attributes).fields.DEBUG ===
     1n;
   const q = (layout: string) => decodeBits(spec.bitfield(layout).fields, qualification).fields;

@@ -144,3 +144,40 @@ for (const r of refused) {
     }
   });
 }
+
+// The single-step defence runs before the reason's own handling (single_step.ts).
+const APIC = (en: bigint) => bits("IA32_APIC_BASE", { EN: en, EXTD: en, APIC_BASE: 0xFEE00n });
+
+Deno.test("VM exit INTERRUPT with no progress and the local APIC disabled: TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE", () => {
+  const progress = { ripAdvance: 0n, tscDelta: 0n, apicBase: APIC(0n) };
+  const c = classifyVmExit(spec, td(false), reasonNo("INTERRUPT"), 0n, progress);
+  assert.deepEqual(c, {
+    exit: {
+      status: "TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE",
+      reason: "INTERRUPT",
+      qualification: 0n,
+    },
+  });
+});
+
+Deno.test("VM exit INTERRUPT with progress and the local APIC disabled: an ordinary exit", () => {
+  const progress = { ripAdvance: 0x1000n, tscDelta: 0n, apicBase: APIC(0n) };
+  const c = classifyVmExit(spec, td(false), reasonNo("INTERRUPT"), 0n, progress);
+  assert.deepEqual(c, {
+    exit: { status: "TDX_SUCCESS", reason: "INTERRUPT", qualification: 0n },
+  });
+});
+
+Deno.test("VM exit INTERRUPT with no progress and the local APIC enabled: refused (stepping mode)", () => {
+  const progress = { ripAdvance: 0n, tscDelta: 0n, apicBase: APIC(1n) };
+  const c = classifyVmExit(spec, td(false), reasonNo("INTERRUPT"), 0n, progress);
+  assert.ok("error" in c);
+  assert.match(c.error, /^rip_advance: stepping mode is not modelled/);
+});
+
+Deno.test("VM exit TRIPLE_FAULT with no progress and the local APIC disabled: not interrupt-type", () => {
+  const progress = { ripAdvance: 0n, tscDelta: 0n, apicBase: APIC(0n) };
+  const c = classifyVmExit(spec, td(false), reasonNo("TRIPLE_FAULT"), 0n, progress);
+  assert.ok("exit" in c);
+  assert.equal(c.exit.status, "TDX_NON_RECOVERABLE_VCPU");
+});

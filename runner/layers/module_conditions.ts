@@ -1,11 +1,11 @@
 // The module layer's platform conditions: what a vector states about the machine under
 // the TDX module rather than asks of it. The platform's facts before the module loads
 // (`platform.configure`), CPU state the host or firmware left (`cpu.set`: MSRs, CPUID,
-// the random-number generator, a pending host interrupt, a busy PCONFIG), an operation in
-// flight on another logical processor that holds a module resource (`module.hold`), and
-// the SEAM loader installing a new module build (`seam.install`). Each is what a module
-// emulator's own test harness can arrange; real hardware cannot, so adapters that model
-// no CPU answer them `skipped`.
+// the random-number generator, a pending host interrupt, a busy PCONFIG, a lost SEAM
+// database), an operation in flight on another logical processor that holds a module
+// resource (`module.hold`), and the SEAM loader installing a new module build
+// (`seam.install`). Each is what a module emulator's own test harness can arrange; real
+// hardware cannot, so adapters that model no CPU answer them `skipped`.
 import { DEFAULT_PLATFORM, type PlatformConfig, type SmrrConfig } from "../../impl/cpu/cpu.ts";
 import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { lockKey, type LockMode } from "../../impl/module/locks.ts";
@@ -13,6 +13,7 @@ import { rtmrLock } from "../../impl/module/guest_access.ts";
 import { servtdBindingsLock } from "../../impl/module/servtd.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
 import { enterEpoch, exitEpoch } from "../../impl/module/tlb_tracking.ts";
+import { migLockKey } from "../../impl/module/migration/session.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 import { parseHex } from "../../impl/spec/hex.ts";
@@ -177,6 +178,7 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       "pconfig_busy",
       "pconfig_idle",
       "seam_capabilities",
+      "seamdb",
     ], "");
     const lp = input.lp === undefined ? undefined : Number(num(input.lp, "lp"));
     if (lp !== undefined && !p.cpu.lps[lp]) {
@@ -191,6 +193,7 @@ export function cpuSet(p: Platform, input: Input): StepActual {
       "pconfig_busy",
       "pconfig_idle",
       "seam_capabilities",
+      "seamdb",
     ];
     const given = kinds.filter((
       k,
@@ -237,6 +240,13 @@ export function cpuSet(p: Platform, input: Input): StepActual {
         for (const id of lps) p.cpu.lps[id].seamCapabilities = caps;
         return {};
       }
+      case "seamdb":
+        // The CPU's SEAM database no longer holds the entries the SEAM loader inserted for
+        // the module builds (an incompatible update cleared it, or a hardware fault).
+        if (input.seamdb !== "lost") throw new InputError("seamdb", `must be "lost"`);
+        if (lp !== undefined) throw new InputError("lp", "the SEAM database is the platform's");
+        p.cpu.seamdb.clear();
+        return {};
       case "pconfig_busy":
       case "pconfig_idle": {
         const key = given[0];
@@ -309,6 +319,12 @@ function resourceKey(p: Platform, input: Input): string {
       return lockKey.tdmr(a("base"));
     case "wbcache":
       return lockKey.wbcache(Number(a("package")));
+    case "migration":
+      // TDCS.MIG_LOCK: the TD's migration session (operand MIG).
+      return migLockKey.mig(a("tdr"));
+    case "mig_stream":
+      // One migration stream's context (operand MIGSC).
+      return migLockKey.migsc(a("tdr"), Number(a("index")));
     case "md_element": {
       // One element of a metadata field, which concurrent writers update atomically.
       const scope = input.tdr !== undefined ? "td" : input.vcpu !== undefined ? "vcpu" : "global";
@@ -383,6 +399,7 @@ export function releaseResource(p: Platform, input: Input): StepActual {
       "base",
       "package",
       "field_id",
+      "index",
     ], "");
     const key = input.resource === "vcpu_running"
       ? `vcpu_running:${num(input.vcpu, "vcpu").toString(16)}`
@@ -415,6 +432,7 @@ export function holdResource(p: Platform, input: Input): StepActual {
       "base",
       "package",
       "field_id",
+      "index",
       "lp",
     ], "");
     const mode = (input.mode ?? "exclusive") as LockMode;

@@ -248,3 +248,15 @@ Deno.test("module.release: the held lock is free again; a running vCPU leaves it
   const again = s.step("module.release", { resource: "page", pa: tdr });
   assert.equal((again.error as { field: string }).field, "resource");
 });
+
+Deno.test("cpu.set: the SEAM database lost empties it; bad input names the field", () => {
+  const s = new ModuleSession();
+  assert.equal(s.platform.cpu.seamdb.size, 1);
+  const wrong = s.step("cpu.set", { seamdb: "gone" });
+  assert.equal((wrong.error as { field: string }).field, "seamdb");
+  const perLp = s.step("cpu.set", { seamdb: "lost", lp: 1 });
+  assert.equal((perLp.error as { field: string }).field, "lp");
+  assert.equal(s.platform.cpu.seamdb.size, 1);
+  assert.deepEqual(s.step("cpu.set", { seamdb: "lost" }), {});
+  assert.equal(s.platform.cpu.seamdb.size, 0);
+});

@@ -7,12 +7,20 @@
 // EPT, or straight to host memory where the host has none, as in a module-only model).
 // impl/platform/td_guest_memory.ts does the same for a TD behind KVM, but it needs the
 // KVM VM and the VMM's memory slots, which this layer does not have.
+// After a TD exit in the TDCALL the guest abandons it, unless the host resumes the vCPU
+// for it (`resume`): then the TDCALL completes (one left pending while an L2 VM ran) or is
+// executed again (any other). An L2 VM of the TD (TD partitioning) runs the L2 jobs the
+// step queued for it, in order: a VM exit with its exit information, or a TDCALL with the
+// registers it sets; once they are used up the VM keeps running until the host takes the
+// processor back (an external-interrupt exit), as an L2 VM with no software does.
 import type { Spec } from "../../impl/spec/mod.ts";
 import type { Cpu } from "../../impl/cpu/cpu.ts";
 import type { GuestPort } from "../../impl/cpu/guest_execution.ts";
 import { leafRegisters } from "../../impl/cpu/leaf_call.ts";
-import type { Registers } from "../../impl/cpu/registers.ts";
+import type { Gpr, Registers } from "../../impl/cpu/registers.ts";
 import type { TdxModule } from "../../impl/module/module.ts";
+import { attachL2Program, type L2Entry, type L2Stop } from "../../impl/module/l2_guest.ts";
+import type { L2ExitInfo } from "../../impl/module/l2_state.ts";
 import { septGeometry, translateGpa } from "../../impl/module/sept.ts";
 import { traits } from "../../impl/module/sept_states.ts";
 import type { TdState } from "../../impl/module/state.ts";
@@ -33,17 +41,32 @@ export interface GuestJob {
   /** The first guest access that did not translate to accessible memory. */
   fault?: bigint;
   /** Instead of a TDCALL, the CPU leaves the TD with this VM exit (`td.cpu_exit`). */
-  vmExit?: { info: bigint; qualification: bigint };
+  vmExit?: { info: bigint; qualification: bigint; ripAdvance?: bigint };
   /** Why the module would not take `vmExit`. */
   vmExitError?: string;
+  /**
+   * Set by the host when it enters the vCPU again after the TDCALL's TD exit so that the
+   * TDCALL goes on (`resume`); the guest clears it when it runs again.
+   */
+  resume?: boolean;
 }
+
+/** What an L2 VM does when the module enters (or resumes) it. */
+export type L2Job =
+  /** A VM exit with its exit information. */
+  | { exit: L2ExitInfo }
+  /** A TDCALL; `regs` overwrite the VM's GPRs first (RAX holds the leaf). */
+  | { tdcall: Partial<Record<Gpr, bigint>> };
+
+/** The number of L2 VMs a TD can have (TD partitioning: VMs 1..3). */
+const MAX_L2_VM = 3;
 
 export type GuestOutcome =
   /** The TDCALL returned to the guest with a status in RAX. */
   | "completed"
   /** The TDCALL did not complete and the guest kept running (a #VE was delivered). */
   | "ve"
-  /** The TDCALL did not complete: the module made a TD exit (an EPT violation, ...). */
+  /** The TDCALL did not complete: a TD exit (an EPT violation, ...) not resumed from. */
   | "td-exit"
   /** The TDCALL under test was TDG.VP.VMCALL and waits for the host to resume the vCPU. */
   | "vmcall-exit"
@@ -115,6 +138,10 @@ export class ModuleGuestMemory {
 export class ScriptedTd {
   /** The job each vCPU (by index) runs on its next entry. */
   readonly jobs = new Map<number, GuestJob>();
+  /** The L2 jobs of each vCPU's L2 VMs (key `vcpuIndex:vm`), taken in order. */
+  readonly l2Jobs = new Map<string, L2Job[]>();
+  /** How many times the module entered an L2 VM of this TD (the L2 software ran). */
+  l2Runs = 0;
   readonly memory: ModuleGuestMemory;
 
   constructor(
@@ -129,6 +156,25 @@ export class ScriptedTd {
       return td;
     });
     cpu.attachGuestProgram(tdr, (port) => this.program(port));
+  }
+
+  /** Queues `jobs` for VM `vm` of vCPU `vcpuIndex`, replacing what was left. */
+  queueL2(vcpuIndex: number, vm: number, jobs: L2Job[]): void {
+    // The module of the moment runs the VMs (a TD-preserving update installs a new one).
+    for (let v = 1; v <= MAX_L2_VM; v++) {
+      attachL2Program(this.module().state, this.tdr, v, (e) => this.l2Program(e));
+    }
+    this.l2Jobs.set(`${vcpuIndex}:${vm}`, [...jobs]);
+  }
+
+  /** The L2 VM's software: its next job, else it runs until the host takes the LP back. */
+  private l2Program(entry: L2Entry): L2Stop {
+    this.l2Runs++;
+    const job = this.l2Jobs.get(`${entry.vcpuIndex}:${entry.vm}`)?.shift();
+    if (!job) return { kind: "vm-exit", exit: { reason: "INTERRUPT" } };
+    if ("exit" in job) return { kind: "vm-exit", exit: job.exit };
+    for (const [r, v] of Object.entries(job.tdcall)) entry.regs.gprs[r as Gpr] = v!;
+    return { kind: "tdcall" };
   }
 
   private *program(port: GuestPort): Generator<void, void, void> {
@@ -154,7 +200,8 @@ export class ScriptedTd {
       }
     }
     if (job.vmExit) {
-      const error = port.vmExit(job.vmExit.info, job.vmExit.qualification);
+      const { info, qualification, ripAdvance } = job.vmExit;
+      const error = port.vmExit(info, qualification, ripAdvance);
       if (error !== undefined) {
         job.vmExitError = error;
         return false;
@@ -163,15 +210,29 @@ export class ScriptedTd {
       yield;
       return true;
     }
+    const input = { ...job.regs };
     port.tdcall(job.regs);
-    const completed = this.module().last?.completion.name !== "TDCALL_NOT_COMPLETED";
-    if (!completed) {
-      job.outcome = port.exitRequested ? "td-exit" : "ve";
-      if (port.exitRequested) {
-        yield;
-        return true;
+    let completed = this.module().last?.completion.name !== "TDCALL_NOT_COMPLETED";
+    while (!completed && port.exitRequested) {
+      job.outcome = "td-exit";
+      // A TD exit from an L2 VM leaves L1's TDG.VP.ENTER pending: L1 runs again only
+      // when the VM exits to it, and the TDCALL has completed. Any other TD exit left
+      // the guest at its TDCALL, which it executes again when resumed.
+      const inL2 = this.currentVm(port.vcpuIndex) !== 0;
+      yield;
+      if (!job.resume) return true;
+      job.resume = false;
+      if (inL2) {
+        completed = true;
+        break;
       }
-    } else if (port.exitRequested) {
+      Object.assign(job.regs, input);
+      port.tdcall(job.regs);
+      completed = this.module().last?.completion.name !== "TDCALL_NOT_COMPLETED";
+    }
+    if (!completed) job.outcome = "ve";
+    else if (job.outcome === "td-exit") job.outcome = "completed";
+    else if (port.exitRequested) {
       // TDG.VP.VMCALL under test: the host resumes the vCPU and the TDCALL completes.
       job.outcome = "vmcall-exit";
       yield;
@@ -186,6 +247,14 @@ export class ScriptedTd {
       job.memory.push(got.bytes);
     }
     return false;
+  }
+
+  /** The VM the vCPU runs in (0: L1), as the module's state has it. */
+  private currentVm(vcpuIndex: number): number {
+    for (const v of this.module().state.vcpus.values()) {
+      if (v.tdr === this.tdr && v.index === vcpuIndex) return v.currVm ?? 0;
+    }
+    return 0;
   }
 
   /** TDG.VP.VMCALL passing no register: back to the host, the step is over. */

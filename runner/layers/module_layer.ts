@@ -1,6 +1,7 @@
 // The reference's module layer: a fresh platform (CPU + TDX module) per vector; steps
 // write host memory, issue SEAMCALLs with registers as the vector gives them, and run
-// one TDCALL in a TD's vCPU (the host enters it, a scripted guest makes the call).
+// one TDCALL in a TD's vCPU (the host enters it, a scripted guest makes the call, the
+// TD's L2 VMs do what the step says, and the host may resume the vCPU after a TD exit).
 import { Platform } from "../../impl/module/testing/fixture.ts";
 import { leafRegisters } from "../../impl/cpu/leaf_call.ts";
 import { type Gpr, GPR_NAMES, type Registers, registers } from "../../impl/cpu/registers.ts";
@@ -8,8 +9,16 @@ import { encodeBits } from "../../impl/spec/bits.ts";
 import { bytesToHex, hexToBytes, parseHex, toHex } from "../../impl/spec/hex.ts";
 import type { LeafItem, Spec } from "../../impl/spec/mod.ts";
 import type { StepActual } from "../vector_types.ts";
+import { STEPPING_ERROR } from "../../impl/module/td_vm_exit.ts";
 import { type GuestJob, ScriptedTd } from "./module_guest.ts";
-import { applyModuleFacts, cpuSet, holdResource, platformFacts } from "./module_conditions.ts";
+import { l2GuestJobs, type Resume, resumeInput } from "./module_tdcall_input.ts";
+import {
+  applyModuleFacts,
+  cpuSet,
+  holdResource,
+  platformFacts,
+  releaseResource,
+} from "./module_conditions.ts";
 import { wireDiceQuoting } from "../../impl/attest/dice/testing/module_quoting.ts";
 
 /**
@@ -89,6 +98,8 @@ export class ModuleSession {
         return cpuSet(p, input);
       case "module.hold":
         return holdResource(p, input);
+      case "module.release":
+        return releaseResource(p, input);
       case "td.cpu_exit":
         return this.cpuExit(input);
       case "memory.write":
@@ -165,13 +176,26 @@ export class ModuleSession {
       vmExit: {
         info: BigInt(reason.value),
         qualification: parseHex(String(input.qualification ?? "0x0")),
+        // Left out: the guest got far enough that the single-step defence does not look.
+        ripAdvance: input.rip_advance === undefined
+          ? undefined
+          : parseHex(String(input.rip_advance)),
       },
     };
     if (vcpu) this.scripted(vcpu.tdr).jobs.set(vcpu.index, job);
     const entered = this.enter(lp, tdvpr, {});
     if (vcpu) this.scripted(vcpu.tdr).jobs.delete(vcpu.index);
     if (job.vmExitError) {
-      return { error: { class: "invalid-input", field: "exit_reason", why: job.vmExitError } };
+      // A case that needs stepping mode (which the reference does not model) is the doing of
+      // the stated progress, not of the exit reason.
+      const stepping = job.vmExitError.startsWith(STEPPING_ERROR);
+      return {
+        error: {
+          class: "invalid-input",
+          field: stepping ? "rip_advance" : "exit_reason",
+          why: stepping ? job.vmExitError.slice(STEPPING_ERROR.length) : job.vmExitError,
+        },
+      };
     }
     if (!job.outcome) return { enter: this.view(entered.RAX) };
     const info: Record<string, string> = {};
@@ -212,13 +236,21 @@ export class ModuleSession {
     return g;
   }
 
-  /** TDH.VP.ENTER of `tdvpr` on `lp`, with the host's registers for a pending TDVMCALL. */
-  private enter(lp: number, tdvpr: bigint, host: Record<string, string>): Registers {
+  /**
+   * TDH.VP.ENTER of `tdvpr` on `lp`, with the host's registers for a pending TDVMCALL and
+   * the entry flags of vcpu_handle_and_flags (RESUME_L1, ...).
+   */
+  private enter(
+    lp: number,
+    tdvpr: bigint,
+    host: Record<string, string>,
+    flags: Record<string, bigint> = {},
+  ): Registers {
     const spec = this.platform.spec;
     const leaf = spec.seamcall("TDH.VP.ENTER");
     const handle = leaf.inputs.find((r) => r.name === "vcpu_handle_and_flags")!;
     const regs = leafRegisters(spec, leaf, {
-      vcpu_handle_and_flags: encodeBits(handle.fields!, { tdvpr_pa: tdvpr >> 12n }),
+      vcpu_handle_and_flags: encodeBits(handle.fields!, { ...flags, tdvpr_pa: tdvpr >> 12n }),
     });
     for (const [reg, v] of Object.entries(host)) regs[reg as Gpr] = parseHex(v);
     const outcome = this.platform.cpu.seamcall(lp, regs);
@@ -229,6 +261,17 @@ export class ModuleSession {
   private view(status: bigint): Record<string, unknown> {
     const p = this.platform;
     return statusView(p.spec, status, (v) => p.describe(v));
+  }
+
+  /** A TD exit as the host saw it: the exit reason, the status and the exit information. */
+  private tdExitView(entered: Registers): {
+    td_exit: string;
+    status: Record<string, unknown>;
+    regs: Record<string, string>;
+  } {
+    const regs: Record<string, string> = {};
+    for (const r of EXIT_INFO_REGS) regs[r] = toHex(entered[r]);
+    return { td_exit: this.exitReason(entered.RAX), status: this.view(entered.RAX), regs };
   }
 
   /** The VMX exit reason in bits 31:0 of a TD exit's status, by its spec name. */
@@ -243,13 +286,44 @@ export class ModuleSession {
   /**
    * The host enters the vCPU; the guest writes memory, executes the TDCALL, reads memory
    * and exits with TDG.VP.VMCALL. For TDG.VP.VMCALL itself the host sees the call's exit
-   * and enters again (with `host_regs`) so that it completes.
+   * and enters again (with `host_regs`) so that it completes. The TD's L2 VMs run the
+   * step's `l2_guest` jobs; after a TD exit that ended the TDCALL, the host enters the
+   * vCPU again once for each `resume` entry.
    */
   private tdcall(input: Record<string, unknown>): StepActual {
     const p = this.platform;
     const built = this.callRegisters("tdcall", input);
     if ("error" in built) return built;
     const { leaf, regs } = built;
+    const l2 = l2GuestJobs(p.spec, input.l2_guest);
+    if ("error" in l2) return l2;
+    const resume = resumeInput(p.spec, input.resume);
+    if ("error" in resume) return resume;
+    const vcpu = p.module.state.vcpus.get(parseHex(String(input.vcpu)));
+    if (vcpu) {
+      const guest = this.scripted(vcpu.tdr);
+      for (const [vm, jobs] of l2.jobs) guest.queueL2(vcpu.index, vm, jobs);
+    }
+    try {
+      return this.tdcallRun(input, leaf, regs, resume.resume);
+    } catch (e) {
+      // An L2 VM exit the module does not handle is the vector's mistake, not a status.
+      const m = /does not handle L2 VM exit (\w+)/.exec((e as Error).message);
+      if (!m) throw e;
+      return { error: { class: "invalid-input", field: "l2_guest", why: `exit ${m[1]}` } };
+    } finally {
+      // What the L2 VMs did not reach belongs to this step only.
+      if (vcpu) this.scripted(vcpu.tdr).l2Jobs.clear();
+    }
+  }
+
+  private tdcallRun(
+    input: Record<string, unknown>,
+    leaf: LeafItem | undefined,
+    regs: Registers,
+    resumes: Resume[],
+  ): StepActual {
+    const p = this.platform;
     const tdvpr = parseHex(String(input.vcpu));
     const lp = Number(input.lp ?? 0);
     const vcpu = p.module.state.vcpus.get(tdvpr);
@@ -281,7 +355,11 @@ export class ModuleSession {
     if (job.outcome === "vmcall-exit") {
       // What the host saw of the guest's TDG.VP.VMCALL: TDH.VP.ENTER's output registers.
       const enterLeaf = p.spec.seamcall("TDH.VP.ENTER");
-      result.vmcall_exit = { status: this.view(entered.RAX), regs: outputs(enterLeaf, entered) };
+      const seen = { status: this.view(entered.RAX), regs: outputs(enterLeaf, entered) };
+      // Another TDCALL that completed with a trap-like TD exit (a host-priority timeout):
+      // the host's next entry lets it return, as for TDG.VP.VMCALL.
+      if (job.isVmcall) result.vmcall_exit = seen;
+      else result.trap_exit = seen;
       entered = this.enter(lp, tdvpr, (input.host_regs ?? {}) as Record<string, string>);
       // The guest generator moved the job on while the host re-entered.
       if ((job.outcome as GuestJob["outcome"]) !== "completed") {
@@ -292,16 +370,37 @@ export class ModuleSession {
       for (const r of GPR_NAMES) if (r !== "RAX" && r !== "RSP") back[r] = toHex(regs[r]);
       result.vmcall_return = back;
     }
+    if (resumes.length) {
+      // The host resumes the vCPU after each TD exit that ended the TDCALL, as it says.
+      const guest = this.scripted(vcpu!.tdr);
+      const exits: Record<string, unknown>[] = [];
+      for (const [i, r] of resumes.entries()) {
+        if (job.outcome !== "td-exit") {
+          return {
+            error: { class: "invalid-input", field: `resume.${i}`, why: "no TD exit to resume" },
+          };
+        }
+        exits.push(this.tdExitView(entered));
+        const l2Runs = guest.l2Runs;
+        job.resume = true;
+        entered = this.enter(lp, tdvpr, r.host_regs, r.flags);
+        if (job.resume) {
+          // The TDCALL's guest did not run: another TD exit (from an L2 VM, or before any
+          // guest code ran), or TDH.VP.ENTER failed its entry checks.
+          job.resume = false;
+          const exited = guest.l2Runs !== l2Runs ||
+            this.view(entered.RAX).name === "TDX_SUCCESS";
+          if (!exited) return { host_exits: exits, enter: this.view(entered.RAX) };
+        }
+      }
+      result.host_exits = exits;
+    }
     switch (job.outcome) {
       case "write-fault":
         return { memory_fault: toHex(job.fault!) };
       case "td-exit": {
-        const info: Record<string, string> = {};
-        for (const r of EXIT_INFO_REGS) info[r] = toHex(entered[r]);
-        return {
-          td_exit: this.exitReason(entered.RAX),
-          exit: { status: this.view(entered.RAX), regs: info },
-        };
+        const { td_exit, status, regs: info } = this.tdExitView(entered);
+        return { ...result, td_exit, exit: { status, regs: info } };
       }
       case "ve": {
         const ve = p.module.state.vcpus.get(tdvpr)?.veInfo;

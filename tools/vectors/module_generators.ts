@@ -26,6 +26,7 @@ import { SeamcallRecorder } from "./seamcall_recorder.ts";
 import { teardownTd } from "../../impl/module/testing/td_teardown.ts";
 import { SERVTD_SETUPS, type ServtdSetup } from "./servtd_setups.ts";
 import { MIGRATION_SETUPS, type MigrationSetup } from "./migration_setups.ts";
+import { MIGRATION_MORE_SETUPS, type MigrationMoreSetup } from "./migration_more_setups.ts";
 
 export interface ModuleCase {
   id: string;
@@ -45,7 +46,8 @@ export interface ModuleCase {
     | PlatformSetup
     | MemorySetup
     | ServtdSetup
-    | MigrationSetup;
+    | MigrationSetup
+    | MigrationMoreSetup;
   tags?: string[];
   covers?: Covered[];
   /**
@@ -105,6 +107,11 @@ export interface ConditionStepSpec {
 export interface CpuExitStepSpec {
   cpu_exit: string;
   qualification?: Operand;
+  /**
+   * Bytes the guest RIP moved since the VM entry (the single-step defence); left out, far
+   * enough that the defence does not look.
+   */
+  rip_advance?: Operand;
   vcpu?: Operand;
   lp?: number;
   /** The TDH.VP.ENTER status the scenario means the reference to answer. */
@@ -364,6 +371,9 @@ function setUp(p: Platform, setup: ModuleCase["setup"], sym: Symbols) {
   if (setup in MEMORY_SETUPS) return MEMORY_SETUPS[setup as MemorySetup](p, sym);
   if (setup in SERVTD_SETUPS) return SERVTD_SETUPS[setup as ServtdSetup](p, sym);
   if (setup in MIGRATION_SETUPS) return MIGRATION_SETUPS[setup as MigrationSetup](p, sym);
+  if (setup in MIGRATION_MORE_SETUPS) {
+    return MIGRATION_MORE_SETUPS[setup as MigrationMoreSetup](p, sym);
+  }
   if (setup === "td-running" || setup === "td-running-l2") {
     return setUpRunningTd(p, sym, setup === "td-running-l2");
   }
@@ -566,6 +576,9 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
           exit_reason: s.cpu_exit,
           qualification: toHex(resolve(p, sym, s.qualification ?? 0, where)),
         };
+        if (s.rip_advance !== undefined) {
+          input.rip_advance = toHex(resolve(p, sym, s.rip_advance, where));
+        }
         if (s.lp !== undefined) input.lp = s.lp;
         const mark = recorder.steps.length;
         const got = guest.step("td.cpu_exit", input);
@@ -674,6 +687,18 @@ function moduleVector(ctx: GeneratorContext, c: ModuleCase): Vector {
       if (st.op === "tdcall" && st.expect.td_exit !== undefined && exit) {
         add("seamcall", "TDH.VP.ENTER");
         add("status", exit, "TDH.VP.ENTER");
+      }
+      const trap = (st.expect.trap_exit as { status?: { name?: string } } | undefined)?.status
+        ?.name;
+      if (trap) {
+        add("seamcall", "TDH.VP.ENTER");
+        add("status", trap, "TDH.VP.ENTER");
+      }
+      // The TD exits the host resumed from during the step (`resume`) are TDH.VP.ENTER's too.
+      for (const h of (st.expect.host_exits ?? []) as { status?: { name?: string } }[]) {
+        if (!h.status?.name) continue;
+        add("seamcall", "TDH.VP.ENTER");
+        add("status", h.status.name, "TDH.VP.ENTER");
       }
     }
     return ctx.vector({

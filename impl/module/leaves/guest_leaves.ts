@@ -16,6 +16,11 @@ import { tdgSysRdall } from "./tdg_sys_rdall.ts";
 import { tdgMrVerifyreport } from "./tdg_mr_verifyreport.ts";
 import { tdgMemPageAttrRd } from "./tdg_mem_page_attr_rd.ts";
 import { tdgMemPageAttrWr } from "./tdg_mem_page_attr_wr.ts";
+import { tdgServtdRd } from "./tdg_servtd_rd.ts";
+import { tdgServtdWr } from "./tdg_servtd_wr.ts";
+import { tdgVpEnter } from "./tdg_vp_enter.ts";
+import { tdgVpInvept } from "./tdg_vp_invept.ts";
+import { tdgVpInvvpid } from "./tdg_vp_invvpid.ts";
 
 export const GUEST_LEAVES: [string, LeafHandler][] = [
   ["TDG.VP.VMCALL", tdgVpVmcall],
@@ -34,4 +39,9 @@ export const GUEST_LEAVES: [string, LeafHandler][] = [
   ["TDG.MR.VERIFYREPORT", tdgMrVerifyreport],
   ["TDG.MEM.PAGE.ATTR.RD", tdgMemPageAttrRd],
   ["TDG.MEM.PAGE.ATTR.WR", tdgMemPageAttrWr],
+  ["TDG.SERVTD.RD", tdgServtdRd],
+  ["TDG.SERVTD.WR", tdgServtdWr],
+  ["TDG.VP.ENTER", tdgVpEnter],
+  ["TDG.VP.INVEPT", tdgVpInvept],
+  ["TDG.VP.INVVPID", tdgVpInvvpid],
 ];

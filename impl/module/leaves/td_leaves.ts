@@ -19,6 +19,9 @@ import { tdhVpFlush } from "./tdh_vp_flush.ts";
 import { tdhVpEnter } from "./tdh_vp_enter.ts";
 import { tdhMrExtend } from "./tdh_mr_extend.ts";
 import { tdhMrFinalize } from "./tdh_mr_finalize.ts";
+import { MIGRATION_LEAVES } from "../migration/registry.ts";
+import { tdhServtdBind } from "./tdh_servtd_bind.ts";
+import { tdhServtdPrebind } from "./tdh_servtd_prebind.ts";
 
 export const TD_LEAVES: [string, LeafHandler][] = [
   ["TDH.MNG.CREATE", tdhMngCreate],
@@ -39,4 +42,7 @@ export const TD_LEAVES: [string, LeafHandler][] = [
   ["TDH.VP.ENTER", tdhVpEnter],
   ["TDH.MR.EXTEND", tdhMrExtend],
   ["TDH.MR.FINALIZE", tdhMrFinalize],
+  ["TDH.SERVTD.BIND", tdhServtdBind],
+  ["TDH.SERVTD.PREBIND", tdhServtdPrebind],
+  ...MIGRATION_LEAVES,
 ];

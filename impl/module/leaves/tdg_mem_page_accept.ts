@@ -24,9 +24,10 @@ export const tdgMemPageAccept: LeafHandler = (ctx) => {
     case "size-mismatch":
       return ctx.status("TDX_PAGE_SIZE_MISMATCH", BigInt(r.level));
     case "busy":
-    case "host-priority":
-      // The module turns a host-priority back-off into TDX_OPERAND_BUSY for the guest.
       return ctx.status("TDX_OPERAND_BUSY", rcx);
+    case "host-priority":
+      // The TDCALL dispatcher shows it to the guest as TDX_OPERAND_BUSY (host_priority.ts).
+      return ctx.status("TDX_OPERAND_BUSY_HOST_PRIORITY", rcx);
     case "violation":
       return eptViolationExit(ctx, g, {
         kind: "ept-violation",

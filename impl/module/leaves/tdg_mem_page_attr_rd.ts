@@ -25,7 +25,9 @@ export const tdgMemPageAttrRd: LeafHandler = (ctx) => {
   if (!checkPrivateGpa(geo, gpa)) return ctx.status("TDX_OPERAND_INVALID", rcx);
   const w = walk(ctx.spec, g.td, geo, gpa, 0);
   const lock = lockEntryGuest(ctx, g.td, gpa, w.level);
-  if (lock !== "locked") return ctx.status("TDX_OPERAND_BUSY", rcx);
+  if (lock === "busy") return ctx.status("TDX_OPERAND_BUSY", rcx);
+  // The TDCALL dispatcher shows it to the guest as TDX_OPERAND_BUSY (host_priority.ts).
+  if (lock === "host-priority") return ctx.status("TDX_OPERAND_BUSY_HOST_PRIORITY", rcx);
   const t = traits(w.entry.state);
   // Any leaf but a fully blocked one may be read.
   if (!w.entry.leaf || t.blocked) {

@@ -70,7 +70,9 @@ export const tdgMemPageAttrWr: LeafHandler = (ctx) => {
   const w = walk(spec, g.td, geo, op.gpa, op.level);
   if (!w.reached) return violation(w.level, w.entry.state);
   const lock = lockEntryGuest(ctx, g.td, op.gpa, op.level);
-  if (lock !== "locked") return ctx.status("TDX_OPERAND_BUSY", rcx);
+  if (lock === "busy") return ctx.status("TDX_OPERAND_BUSY", rcx);
+  // The TDCALL dispatcher shows it to the guest as TDX_OPERAND_BUSY (host_priority.ts).
+  if (lock === "host-priority") return ctx.status("TDX_OPERAND_BUSY_HOST_PRIORITY", rcx);
   const l1 = entryAt(g.td, op.level, op.gpa);
   const t = traits(l1.state);
   if (!l1.leaf && l1.state !== "FREE") {

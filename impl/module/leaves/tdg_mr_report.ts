@@ -1,6 +1,8 @@
 // TDG.MR.REPORT: builds the TD's TDREPORT_STRUCT over 64 bytes of REPORTDATA and writes
-// it to a 1024-byte aligned guest buffer (private or shared).
-import type { LeafHandler } from "../leaf_context.ts";
+// it to a 1024-byte aligned guest buffer (private or shared). The CPU's SEAMOPS
+// SEAMDB_REPORT makes the REPORTMACSTRUCT for the TD's SEAM database entry; its MAC and
+// TCB parts are modelled by impl/module/report.ts, its entry check by impl/cpu/seamdb.ts.
+import type { LeafContext, LeafHandler } from "../leaf_context.ts";
 import {
   aboveGpaw,
   currentGuest,
@@ -11,6 +13,11 @@ import {
 } from "../guest_access.ts";
 import { catalog, elementValue } from "../metadata.ts";
 import { buildTdReport } from "../report.ts";
+
+/** The VMX exit reason of value 0: what an exit "with an empty reason" reports. */
+function emptyExitReason(ctx: LeafContext): string {
+  return ctx.spec.enum("VMX_EXIT_REASON").values.find((v) => BigInt(v.value) === 0n)!.name;
+}
 
 export const tdgMrReport: LeafHandler = (ctx) => {
   const g = currentGuest(ctx);
@@ -35,6 +42,17 @@ export const tdgMrReport: LeafHandler = (ctx) => {
   if (busy) return busy;
   // TDINFO is built; a pending interrupt makes the guest run the TDCALL again later.
   if (g.vcpu.guestInterruptPending) return noCompletion(ctx);
+  // SEAMDB_REPORT for the TD's SEAM database entry: one the CPU does not hold means the
+  // TDR is corrupt, and the TD leaves with a non-recoverable exit (empty exit reason).
+  if (ctx.cpu.seamdb.report(g.td.seamdb ?? { index: 0n, nonce: 0n }) !== "SEAMOPS_SUCCESS") {
+    g.vcpu.pendingExit = {
+      kind: "async",
+      status: "TDX_NON_RECOVERABLE_TD_CORRUPTED_MD",
+      reason: emptyExitReason(ctx),
+    };
+    ctx.cpu.requestTdExit(ctx.lp);
+    return noCompletion(ctx);
+  }
   const servtdNum = elementValue(
     { spec: ctx.spec, cpu: ctx.cpu, state: ctx.state, td: g.td },
     catalog(ctx.spec).find("td", catalog(ctx.spec).field("td", "SERVTD_NUM").baseId)!,

@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { type DecodedStruct, StructCodec } from "../../spec/codec.ts";
 import { GuestHarness } from "../testing/guest_harness.ts";
 import { rtmrLock } from "../guest_access.ts";
-import { catalog } from "../metadata.ts";
 import { macMatches, teeInfoHash } from "../report.ts";
+import { servtdOf } from "../servtd_state.ts";
 
 const REPORT_GPA = 0x10_0000n;
 const DATA_GPA = 0x10_0400n;
@@ -63,7 +63,8 @@ Deno.test("TDG.MR.REPORT: buffers in shared memory (KeyID 0)", () => {
 
 Deno.test("TDG.MR.REPORT: SERVTD_NUM above 0 gives REPORTTYPE.VERSION WITH_SERVTDS", () => {
   const { h, hpa } = setup();
-  h.td.fields.set(catalog(h.spec).field("td", "SERVTD_NUM").baseId, 1n);
+  // SERVTD_NUM counts the TD's used binding slots (impl/module/servtd_state.ts).
+  servtdOf(h.spec, h.td).num = 1;
   h.tdcall("TDG.MR.REPORT", { tdreport_gpa: REPORT_GPA, reportdata_gpa: DATA_GPA, subtype: 0 });
   const type = decode(h, h.readPrivate(hpa, 1024)).mac.report_type as DecodedStruct;
   assert.equal(
@@ -165,4 +166,49 @@ Deno.test("TDG.MR.REPORT: an unmapped report buffer is an EPT-violation TD exit"
     level: 1,
     state: "FREE",
   });
+});
+
+Deno.test("TDG.MR.REPORT: a SEAM database entry the CPU no longer holds is a CORRUPTED_MD TD exit", () => {
+  const { h, hpa } = setup();
+  h.p.cpu.seamdb.clear();
+  const r = h.tdcall("TDG.MR.REPORT", {
+    tdreport_gpa: REPORT_GPA,
+    reportdata_gpa: DATA_GPA,
+    subtype: 0,
+  });
+  assert.equal(r.completed, false);
+  assert.deepEqual(h.vcpu.pendingExit, {
+    kind: "async",
+    status: "TDX_NON_RECOVERABLE_TD_CORRUPTED_MD",
+    reason: h.spec.enum("VMX_EXIT_REASON").values.find((v) => BigInt(v.value) === 0n)!.name,
+  });
+  // Nothing reached the report buffer.
+  assert.deepEqual(h.readPrivate(hpa, 1024), new Uint8Array(1024));
+});
+
+Deno.test("TDG.MR.REPORT: a TDR whose SEAMDB nonce differs from the entry's is refused too", () => {
+  const { h } = setup();
+  h.td.seamdb = { index: h.td.seamdb!.index, nonce: h.td.seamdb!.nonce ^ 1n };
+  const r = h.tdcall("TDG.MR.REPORT", {
+    tdreport_gpa: REPORT_GPA,
+    reportdata_gpa: DATA_GPA,
+    subtype: 0,
+  });
+  assert.equal(r.completed, false);
+  assert.equal(
+    (h.vcpu.pendingExit as { status?: string }).status,
+    "TDX_NON_RECOVERABLE_TD_CORRUPTED_MD",
+  );
+});
+
+Deno.test("TDG.MR.REPORT: checks before SEAMDB_REPORT still answer with the database lost", () => {
+  const { h } = setup();
+  h.p.cpu.seamdb.clear();
+  const r = h.tdcall("TDG.MR.REPORT", {
+    tdreport_gpa: REPORT_GPA,
+    reportdata_gpa: DATA_GPA,
+    subtype: 1,
+  });
+  assert.equal(r.name, "TDX_OPERAND_INVALID");
+  assert.equal(h.vcpu.pendingExit, undefined);
 });

@@ -36,6 +36,8 @@ export const tdhMngCreate: LeafHandler = (ctx) => {
   td.fatal = false;
   td.childCount = 0;
   td.numVcpus = 0;
+  // The TD's SEAM database entry: the one TDH.SYS.INIT sampled (TDG.MR.REPORT names it).
+  td.seamdb = ctx.state.platform.sampled?.seamdb;
   ctx.state.pamt.set(tdr, { pageType: "PT_TDR", owner: 0n, level: 0 });
   return ctx.ok();
 };

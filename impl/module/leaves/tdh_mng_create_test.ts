@@ -29,6 +29,9 @@ tdStatusTests(LEAF, [
       assert.equal(td.lifecycle, "TD_HKID_ASSIGNED");
       assert.equal(td.opState, "OP_STATE_UNINITIALIZED");
       assert.equal(td.uuid?.length, 32);
+      // The TDR keeps the SEAM database entry TDH.SYS.INIT sampled.
+      assert.deepEqual(td.seamdb, w.state.platform.sampled?.seamdb);
+      assert.notEqual(td.seamdb, undefined);
     },
   },
   ...dispatcherRows(LEAF, (w) => call(w, w.td.tdr)),

@@ -28,13 +28,14 @@ tdStatusTests(LEAF, [
     status: "TDX_SUCCESS",
     why: "HP_LOCK_TIMEOUT written whole; the old value comes back",
     setup: (w) => {
-      w.ok(LEAF, call(w, timeout(w), 1000n).inputs);
-      return call(w, timeout(w), 2000n);
+      // Microseconds, 10 ms to 100 s; the module keeps TSC ticks and converts back.
+      w.ok(LEAF, call(w, timeout(w), 20_000n).inputs);
+      return call(w, timeout(w), 30_000n);
     },
     then: (w, r) => {
-      assert.equal(r.out.old_value, 1000n);
+      assert.equal(r.out.old_value, 20_000n);
       const rd = w.ok("TDH.MNG.RD", { tdr_pa: w.td.tdr, field_id: timeout(w) });
-      assert.equal(rd.out.value, 2000n);
+      assert.equal(rd.out.value, 30_000n);
     },
   },
   ...dispatcherRows(LEAF, (w) => call(w, 0n, 0n)),
@@ -97,6 +98,11 @@ tdStatusTests(LEAF, [
     status: "TDX_METADATA_FIELD_VALUE_NOT_VALID",
     why: "VM_CTLS: the mask asks to change a bit the host may not write",
     setup: (w) => call(w, fieldId(w, "td", "VM_CTLS"), 0x2n, 0x3n),
+  },
+  {
+    status: "TDX_METADATA_FIELD_VALUE_NOT_VALID",
+    why: "HP_LOCK_TIMEOUT below 10 ms",
+    setup: (w) => call(w, timeout(w), 9_999n),
   },
   {
     status: "TDX_METADATA_WR_MASK_NOT_VALID",

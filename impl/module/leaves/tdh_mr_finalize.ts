@@ -2,6 +2,7 @@
 import type { LeafHandler } from "../leaf_context.ts";
 import { checkTdr, checkTdState } from "../td_gate.ts";
 import { mrtdFinalize } from "../mrtd.ts";
+import { servtdHashOf } from "../servtd.ts";
 
 export const tdhMrFinalize: LeafHandler = (ctx) => {
   const r = checkTdr(ctx, ctx.in("tdr_pa"), ctx.operandOf("tdr_pa"), "exclusive");
@@ -12,8 +13,8 @@ export const tdhMrFinalize: LeafHandler = (ctx) => {
   if ((td.numVcpus ?? 0) === 0) return ctx.status("TDX_NO_VCPUS");
 
   mrtdFinalize(td);
-  // No service TD is ever bound in this model, so SERVTD_HASH is all zeros.
-  td.servtdHash = new Uint8Array(48);
+  // Over the slots TDH.SERVTD.PREBIND/BIND filled; all zeros with none.
+  td.servtdHash = servtdHashOf(ctx.spec, td);
   td.finalized = true;
   td.opState = "OP_STATE_RUNNABLE";
   return ctx.ok();

@@ -301,3 +301,17 @@ Deno.test("TDH.SYS.INIT samples the CPUID of every leaf a TD sees", () => {
   p.cpu.cpuid.patch(xsave, 0, { eax: 0x3 });
   assert.deepEqual(at(xsave, 0), before);
 });
+
+Deno.test("TDH.SYS.INIT samples the SEAM database's newest entry (SEAMDB_GETREF)", () => {
+  const p = new Platform();
+  const newest = p.cpu.seamdb.getref();
+  if (newest.result !== "SEAMOPS_SUCCESS") throw new Error("the loader inserted no entry");
+  assert.equal(p.seamcall("TDH.SYS.INIT").name, "TDX_SUCCESS");
+  assert.deepEqual(p.module.state.platform.sampled!.seamdb, newest.ref);
+});
+
+Deno.test("TDH.SYS.INIT stops (no status) when the SEAM database holds no entry", () => {
+  const p = new Platform();
+  p.cpu.seamdb.clear();
+  assert.throws(() => p.seamcall("TDH.SYS.INIT"), /SEAMDB_GETREF/);
+});

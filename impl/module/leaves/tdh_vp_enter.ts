@@ -20,6 +20,8 @@ import { lpMsr, tscAdjustConsistent, tscOf } from "../lp_msrs.ts";
 import { enterEpoch, exitEpoch } from "../tlb_tracking.ts";
 import { entryFilter, logExit } from "../zero_step.ts";
 import { cpuidKey } from "../td_params.ts";
+import { enterFromL2, setHostRouting } from "../l2_exit.ts";
+import { noteEntryEpoch } from "../l2_state.ts";
 import type { TdState, VcpuState } from "../state.ts";
 import type { LeafContext } from "../leaf_context.ts";
 import {
@@ -61,6 +63,8 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
   if (flags.resume_l1 === 1n && (vcpu.currVm ?? 0) === 0) {
     return ctx.status("TDX_OPERAND_INVALID", operand);
   }
+  // Sticky: the next entry that gets this far resumes L1 (l2_exit.ts).
+  if (flags.resume_l1 === 1n) setHostRouting(vcpu);
   if (!tscAdjustConsistent(ctx)) {
     return ctx.status("TDX_INCONSISTENT_MSR", ctx.cpu.msrs.index("IA32_TSC_ADJUST"));
   }
@@ -83,6 +87,7 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
     });
   }
   const epoch = enterEpoch(td);
+  noteEntryEpoch(vcpu, epoch, a.value);
   ctx.state.locks.release(lockKey.tdEpoch(td.tdr), ctx.owner);
   // The operation-state lock is held only for the entry checks, not while the guest runs.
   ctx.state.locks.release(lockKey.tdcs(td.tdr), ctx.owner);
@@ -103,9 +108,13 @@ export const tdhVpEnter: LeafHandler = (ctx) => {
 
   vcpu.state = "running";
   ctx.state.lpCurrentVcpu.set(ctx.lp.id, vcpu.tdvpr);
+  ctx.state.lpEntryTsc.set(ctx.lp.id, tscOf(ctx));
   let ran;
   try {
-    ran = ctx.cpu.vmEnter(ctx.lp, vcpu.tdvpr, td.tdr, vcpu.index);
+    // After a TD exit from an L2 VM, the module resumes that VM (or L1, host-routed).
+    ran = (vcpu.currVm ?? 0) !== 0
+      ? enterFromL2(ctx, td, vcpu)
+      : ctx.cpu.vmEnter(ctx.lp, vcpu.tdvpr, td.tdr, vcpu.index);
   } finally {
     ctx.state.lpCurrentVcpu.delete(ctx.lp.id);
     exitEpoch(td, epoch);

@@ -91,6 +91,9 @@ export class GuestHarness {
       mrtd: new Uint8Array(48).fill(0x11),
       vcpus: [TDVPR],
     });
+    // As TDH.MNG.CREATE leaves it: the SEAM database entry of the loaded module build.
+    const seamdb = this.p.cpu.seamdb.getref();
+    if (seamdb.result === "SEAMOPS_SUCCESS") this.td.seamdb = seamdb.ref;
     this.vcpu = {
       tdvpr: TDVPR,
       tdr: TDR,

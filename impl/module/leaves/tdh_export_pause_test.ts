@@ -1,0 +1,95 @@
+import { strict as assert } from "node:assert";
+import { lockKey } from "../locks.ts";
+import { Platform } from "../testing/fixture.ts";
+import {
+  dispatcherRows,
+  hpaRows,
+  tdStatusTests,
+  type TdWorld,
+  type WorldOptions,
+} from "../testing/td_status_table.ts";
+import {
+  addStreams,
+  importTd,
+  migratableAttributes,
+  startExport,
+} from "../migration/migration_fixture.ts";
+
+const LEAF = "TDH.EXPORT.PAUSE";
+const SPEC = new Platform().spec;
+const runnable: WorldOptions = {
+  td: { attributes: migratableAttributes(SPEC) },
+  vcpus: [{}],
+  finalize: true,
+};
+function live(w: TdWorld) {
+  addStreams(w.p, w.td.tdr);
+  startExport(w.p, w.td.tdr, importTd(w.p).tdr);
+  return { inputs: { tdr_pa: w.td.tdr } };
+}
+
+tdStatusTests(LEAF, [
+  {
+    status: "TDX_SUCCESS",
+    why: "the live export phase ends: PAUSED_EXPORT, the TLB epoch advances",
+    world: runnable,
+    setup: (w) => {
+      const c = live(w);
+      (w as unknown as { epoch: bigint }).epoch = w.tdState.epoch;
+      return c;
+    },
+    then: (w) => {
+      assert.equal(w.tdState.opState, "OP_STATE_PAUSED_EXPORT");
+      assert.equal(w.tdState.epoch, (w as unknown as { epoch: bigint }).epoch + 1n);
+    },
+  },
+  ...dispatcherRows(LEAF, (w) => ({ inputs: { tdr_pa: w.td.tdr } })),
+  ...hpaRows({
+    operand: "RCX",
+    what: "TDR",
+    world: runnable,
+    call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
+    page: (w) => w.td.tdr,
+    wrongPage: (w) => w.page(),
+    lock: "exclusive",
+    lockKey: lockKey.page,
+  }),
+  {
+    status: "TDX_TD_FATAL",
+    why: "the TD is marked fatal (injected)",
+    world: runnable,
+    setup: (w) => {
+      const c = live(w);
+      w.tdState.fatal = true;
+      return c;
+    },
+  },
+  {
+    status: "TDX_TD_KEYS_NOT_CONFIGURED",
+    why: "TDH.MNG.KEY.CONFIG not done",
+    world: { td: { stage: "created" } },
+    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
+  },
+  {
+    status: "TDX_TDCS_NOT_ALLOCATED",
+    why: "no TDCS page",
+    world: { td: { stage: "keys" } },
+    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
+  },
+  {
+    status: "TDX_OP_STATE_INCORRECT",
+    why: "no export session (RUNNABLE)",
+    world: runnable,
+    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
+  },
+  {
+    status: "TDX_OP_STATE_INCORRECT",
+    why: "already paused",
+    world: runnable,
+    setup: (w) => {
+      const c = live(w);
+      w.ok(LEAF, c.inputs);
+      return c;
+    },
+  },
+]);
