@@ -339,6 +339,9 @@ function resourceKey(p: Platform, input: Input): string {
 
 let holds = 0;
 
+/** The inputs that name which resource a hold or release is about. */
+const ADDRESS_KEYS = ["pa", "tdr", "vcpu", "gpa", "level", "base", "package", "field_id", "index"];
+
 /**
  * A vCPU of the TD runs on another LP: entered in the current TLB epoch and not exited, so
  * it holds what TDH.VP.ENTER keeps while a guest runs (its TDVPR and its TDR, shared) and
@@ -389,18 +392,7 @@ function heldBy(p: Platform): Map<string, { owner: string; release: () => void }
 /** `module.release`: the operations that held a resource (module.hold) complete. */
 export function releaseResource(p: Platform, input: Input): StepActual {
   try {
-    onlyKeys(input, [
-      "resource",
-      "pa",
-      "tdr",
-      "vcpu",
-      "gpa",
-      "level",
-      "base",
-      "package",
-      "field_id",
-      "index",
-    ], "");
+    onlyKeys(input, ["resource", ...ADDRESS_KEYS], "");
     const key = input.resource === "vcpu_running"
       ? `vcpu_running:${num(input.vcpu, "vcpu").toString(16)}`
       : resourceKey(p, input);
@@ -421,20 +413,7 @@ export function releaseResource(p: Platform, input: Input): StepActual {
 /** `module.hold`: an operation in flight on another LP holds a module resource. */
 export function holdResource(p: Platform, input: Input): StepActual {
   try {
-    onlyKeys(input, [
-      "resource",
-      "mode",
-      "pa",
-      "tdr",
-      "vcpu",
-      "gpa",
-      "level",
-      "base",
-      "package",
-      "field_id",
-      "index",
-      "lp",
-    ], "");
+    onlyKeys(input, ["resource", "mode", "lp", ...ADDRESS_KEYS], "");
     const mode = (input.mode ?? "exclusive") as LockMode;
     if (mode !== "exclusive" && mode !== "shared") {
       throw new InputError("mode", `must be "exclusive" or "shared"`);

@@ -11,14 +11,8 @@ import { setTdField } from "../md_fields.ts";
 import type { TdState } from "../state.ts";
 import { mbType, migLimitN } from "../migration/limits.ts";
 import { latchSessionKeys } from "../migration/keys.ts";
-import { decodeMbmd, macedBytes, macOf, mbmdHeader } from "../migration/mbmd.ts";
-import { missingRequiredField, parseImmutablePage } from "../migration/md_lists.ts";
-import {
-  mbmdBuffer,
-  migsIndexAndCmd,
-  pageListInfo,
-  sharedPageInvalid,
-} from "../migration/operands.ts";
+import { decodeMbmd, macedBytes, mbmdHeader } from "../migration/mbmd.ts";
+import { mbmdBuffer, migsIndexAndCmd } from "../migration/operands.ts";
 import {
   initMigsc,
   lockMigsc,
@@ -27,8 +21,9 @@ import {
   type TdMigration,
   uninitializeStreams,
 } from "../migration/session.ts";
-import { forwardLink, pageListEntry, startBundle } from "../migration/streams.ts";
+import { forwardLink, startBundle } from "../migration/streams.ts";
 import { failImport } from "../migration/import_failure.ts";
+import { closeStateBundle, importStatePages } from "../migration/state_pages.ts";
 import { applyImmutableState } from "../migration/immutable_import.ts";
 
 export const tdhImportStateImmutable: LeafHandler = (ctx) => {
@@ -63,65 +58,21 @@ export const tdhImportStateImmutable: LeafHandler = (ctx) => {
   const started = cmd.resume ? resume(ctx, td, link.initialized, migsc) : start(ctx, td, m, migsc);
   if ("fail" in started) return started.fail;
 
-  const list = pageListInfo(ctx);
-  const r9 = ctx.operandOf("page_list_info");
   const sysPages = Number(
     decodeMbmd(ctx.spec, "MBMD_IMMUTABLE_TD_STATE", migsc.mbmd).num_sys_md_pages,
   );
-  const minLast = migLimitN(ctx.spec, "MIN_TD_IMMUTABLE_STATE_IMPORT_PAGES") + sysPages - 1;
-  if (list.lastEntry < minLast || list.reservedSet || sharedPageInvalid(ctx, list.pa)) {
-    return failImport(ctx, td, "TDX_OPERAND_INVALID", r9);
-  }
-
-  const mem = ctx.cpu.memory;
-  let i = started.pageIndex;
-  do {
-    const entry = pageListEntry(ctx, list.pa, i);
-    if (sharedPageInvalid(ctx, entry)) return failImport(ctx, td, "TDX_OPERAND_INVALID", "PAGE");
-    const page = migsc.gcm!.update(mem.read(entry, 4096));
-    const sys = i < sysPages;
-    const err = parseImmutablePage(
-      ctx.spec,
-      sys ? "global" : "td",
-      page,
-      sys ? new Map() : migsc.imported!,
-    );
-    if (err && !migsc.stickyStatus) {
-      migsc.stickyStatus = { name: err.status, detail: err.detail, ext: err.ext };
-    }
-    i++;
-    if (i <= list.lastEntry && ctx.cpu.hostInterruptPending(ctx.lp.id)) {
-      migsc.interrupted = {
-        func: ctx.regs.RAX,
-        pageListInfo: ctx.in("page_list_info"),
-        numProcessed: i,
-        fieldId: 0n,
-        sysMigrated: i >= sysPages,
-      };
-      ctx.regs.RCX = original.rcx;
-      ctx.regs.RDX = original.rdx;
-      return ctx.status("TDX_INTERRUPTED_RESUMABLE");
-    }
-  } while (i <= list.lastEntry);
-
-  if (!migsc.stickyStatus) {
-    const missing = missingRequiredField(ctx.spec, migsc.imported!);
-    if (missing) {
-      migsc.stickyStatus = {
-        name: "TDX_REQUIRED_METADATA_FIELD_MISSING",
-        ext: [missing.baseId, 0n],
-      };
-    }
-  }
-  if (!migsc.gcm!.verify(macOf(ctx.spec, migsc.mbmd))) {
-    return failImport(ctx, td, "TDX_INCORRECT_MBMD_MAC");
-  }
-  const sticky = migsc.stickyStatus;
-  if (sticky) {
-    ctx.out("ext_error_info_0", sticky.ext[0]);
-    ctx.out("ext_error_info_1", sticky.ext[1]);
-    return failImport(ctx, td, sticky.name, sticky.detail);
-  }
+  // The global (SYS) lists come first; their values are checked, not kept.
+  const stopped = importStatePages(ctx, td, migsc, {
+    minLastEntry: migLimitN(ctx.spec, "MIN_TD_IMMUTABLE_STATE_IMPORT_PAGES") + sysPages - 1,
+    firstEntry: started.pageIndex,
+    pageScope: (i) =>
+      i < sysPages ? { scope: "global", into: new Map() } : { scope: "td", into: migsc.imported! },
+    saved: (n) => ({ sysMigrated: n >= sysPages }),
+    original,
+  });
+  if (stopped) return stopped;
+  const closed = closeStateBundle(ctx, td, migsc, undefined);
+  if (closed) return closed;
   if (!applyImmutableState(ctx, td, migsc.imported!)) {
     return failImport(ctx, td, "TDX_OPERAND_INVALID", "RDX");
   }

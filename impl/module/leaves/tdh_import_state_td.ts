@@ -9,18 +9,14 @@ import { checkTdr, checkTdState } from "../td_gate.ts";
 import { setTdField, tdField } from "../md_fields.ts";
 import type { TdState } from "../state.ts";
 import { mbType, migLimitN } from "../migration/limits.ts";
-import { decodeMbmd, macedBytes, macOf, mbmdHeader } from "../migration/mbmd.ts";
-import { missingRequiredField, parseImmutablePage, TD_MUTABLE } from "../migration/md_lists.ts";
-import {
-  mbmdBuffer,
-  migsIndexAndCmd,
-  pageListInfo,
-  sharedPageInvalid,
-} from "../migration/operands.ts";
+import { decodeMbmd, macedBytes, mbmdHeader } from "../migration/mbmd.ts";
+import { TD_MUTABLE } from "../migration/md_lists.ts";
+import { mbmdBuffer, migsIndexAndCmd } from "../migration/operands.ts";
 import { lockMigsc, migrationOf, type Migsc, type TdMigration } from "../migration/session.ts";
-import { forwardLink, pageListEntry, startBundle } from "../migration/streams.ts";
+import { forwardLink, startBundle } from "../migration/streams.ts";
 import { failImport } from "../migration/import_failure.ts";
 import { applyMutableTdState } from "../migration/mutable_import.ts";
+import { closeStateBundle, importStatePages } from "../migration/state_pages.ts";
 
 export const tdhImportStateTd: LeafHandler = (ctx) => {
   // RCX carries the TDR in and extended error information out.
@@ -57,38 +53,14 @@ export const tdhImportStateTd: LeafHandler = (ctx) => {
     }
     pageIndex = saved.numProcessed;
   }
-  const list = pageListInfo(ctx);
-  const r9 = ctx.operandOf("page_list_info");
-  if (
-    list.lastEntry < migLimitN(ctx.spec, "MIN_TD_STATE_IMPORT_PAGES") - 1 || list.reservedSet ||
-    sharedPageInvalid(ctx, list.pa)
-  ) {
-    return failImport(ctx, td, "TDX_OPERAND_INVALID", r9);
-  }
-
-  const mem = ctx.cpu.memory;
-  do {
-    const entry = pageListEntry(ctx, list.pa, pageIndex);
-    if (sharedPageInvalid(ctx, entry)) return failImport(ctx, td, "TDX_OPERAND_INVALID", "PAGE");
-    const page = migsc.gcm!.update(mem.read(entry, 4096));
-    const err = parseImmutablePage(ctx.spec, "td", page, migsc.imported!);
-    if (err && !migsc.stickyStatus) {
-      migsc.stickyStatus = { name: err.status, detail: err.detail, ext: err.ext };
-    }
-    pageIndex++;
-    if (pageIndex <= list.lastEntry && ctx.cpu.hostInterruptPending(ctx.lp.id)) {
-      migsc.interrupted = {
-        func: ctx.regs.RAX,
-        pageListInfo: ctx.in("page_list_info"),
-        numProcessed: pageIndex,
-        fieldId: 0n,
-        sysMigrated: true,
-      };
-      ctx.regs.RCX = original.rcx;
-      ctx.regs.RDX = original.rdx;
-      return ctx.status("TDX_INTERRUPTED_RESUMABLE");
-    }
-  } while (pageIndex <= list.lastEntry);
+  const stopped = importStatePages(ctx, td, migsc, {
+    minLastEntry: migLimitN(ctx.spec, "MIN_TD_STATE_IMPORT_PAGES") - 1,
+    firstEntry: pageIndex,
+    pageScope: () => ({ scope: "td", into: migsc.imported! }),
+    saved: () => ({ sysMigrated: true }),
+    original,
+  });
+  if (stopped) return stopped;
   return finish(ctx, td, migsc);
 };
 
@@ -127,24 +99,8 @@ function start(
 }
 
 function finish(ctx: LeafContext, td: TdState, migsc: Migsc): Completion {
-  if (!migsc.stickyStatus) {
-    const missing = missingRequiredField(ctx.spec, migsc.imported!, TD_MUTABLE);
-    if (missing) {
-      migsc.stickyStatus = {
-        name: "TDX_REQUIRED_METADATA_FIELD_MISSING",
-        ext: [missing.baseId, 0n],
-      };
-    }
-  }
-  if (!migsc.gcm!.verify(macOf(ctx.spec, migsc.mbmd))) {
-    return failImport(ctx, td, "TDX_INCORRECT_MBMD_MAC");
-  }
-  const sticky = migsc.stickyStatus;
-  if (sticky) {
-    ctx.out("ext_error_info_0", sticky.ext[0]);
-    ctx.out("ext_error_info_1", sticky.ext[1]);
-    return failImport(ctx, td, sticky.name, sticky.detail);
-  }
+  const closed = closeStateBundle(ctx, td, migsc, TD_MUTABLE);
+  if (closed) return closed;
   applyMutableTdState(ctx, td, migsc.imported!);
   setTdField(ctx, td, "TOTAL_MB_COUNT", tdField(ctx, td, "TOTAL_MB_COUNT") + 1n);
   td.opState = "OP_STATE_STATE_IMPORT";

@@ -11,14 +11,9 @@ import { associateVcpu, explicitTdvpr, tdvpsComplete } from "../td_checks.ts";
 import { setTdField, tdField } from "../md_fields.ts";
 import type { TdState, VcpuState } from "../state.ts";
 import { mbType, migLimitN } from "../migration/limits.ts";
-import { decodeMbmd, macedBytes, macOf, mbmdHeader } from "../migration/mbmd.ts";
-import { missingRequiredField, parseImmutablePage, VP_MUTABLE } from "../migration/md_lists.ts";
-import {
-  mbmdBuffer,
-  migsIndexAndCmd,
-  pageListInfo,
-  sharedPageInvalid,
-} from "../migration/operands.ts";
+import { decodeMbmd, macedBytes, mbmdHeader } from "../migration/mbmd.ts";
+import { VP_MUTABLE } from "../migration/md_lists.ts";
+import { mbmdBuffer, migsIndexAndCmd } from "../migration/operands.ts";
 import {
   initMigsc,
   lockMigsc,
@@ -27,8 +22,9 @@ import {
   type MigscLink,
   type TdMigration,
 } from "../migration/session.ts";
-import { forwardLink, pageListEntry, startBundle } from "../migration/streams.ts";
+import { forwardLink, startBundle } from "../migration/streams.ts";
 import { failImport } from "../migration/import_failure.ts";
+import { closeStateBundle, importStatePages } from "../migration/state_pages.ts";
 import { applyVpState, isImporting, markImporting } from "../migration/vp_import.ts";
 import { StructCodec } from "../../spec/codec.ts";
 
@@ -75,41 +71,18 @@ export const tdhImportStateVp: LeafHandler = (ctx) => {
     if (a.fail) return failImport(ctx, td, a.fail.name);
     pageIndex = saved.numProcessed;
   }
-  const list = pageListInfo(ctx);
-  const r9 = ctx.operandOf("page_list_info");
-  if (
-    list.lastEntry < migLimitN(ctx.spec, "MIN_VP_STATE_IMPORT_PAGES") - 1 || list.reservedSet ||
-    sharedPageInvalid(ctx, list.pa)
-  ) {
-    return failImport(ctx, td, "TDX_OPERAND_INVALID", r9);
-  }
-
-  const mem = ctx.cpu.memory;
-  do {
-    const entry = pageListEntry(ctx, list.pa, pageIndex);
-    if (sharedPageInvalid(ctx, entry)) return failImport(ctx, td, "TDX_OPERAND_INVALID", "PAGE");
-    const page = migsc.gcm!.update(mem.read(entry, 4096));
-    const err = parseImmutablePage(ctx.spec, "vcpu", page, migsc.imported!);
-    if (err && !migsc.stickyStatus) {
-      migsc.stickyStatus = { name: err.status, detail: err.detail, ext: err.ext };
-    }
-    pageIndex++;
-    if (pageIndex <= list.lastEntry && ctx.cpu.hostInterruptPending(ctx.lp.id)) {
-      migsc.interrupted = {
-        func: ctx.regs.RAX,
-        pageListInfo: ctx.in("page_list_info"),
-        numProcessed: pageIndex,
-        fieldId: 0n,
-        sysMigrated: true,
-        tdvpr,
-      };
-      // Not usable until the import completes (a disabled vCPU stays disabled).
+  const stopped = importStatePages(ctx, td, migsc, {
+    minLastEntry: migLimitN(ctx.spec, "MIN_VP_STATE_IMPORT_PAGES") - 1,
+    firstEntry: pageIndex,
+    pageScope: () => ({ scope: "vcpu", into: migsc.imported! }),
+    saved: () => ({ sysMigrated: true, tdvpr }),
+    // Not usable until the import completes (a disabled vCPU stays disabled).
+    onInterrupt: () => {
       if (vcpu.state !== "disabled") markImporting(vcpu, true);
-      ctx.regs.RCX = original.rcx;
-      ctx.regs.RDX = original.rdx;
-      return ctx.status("TDX_INTERRUPTED_RESUMABLE");
-    }
-  } while (pageIndex <= list.lastEntry);
+    },
+    original,
+  });
+  if (stopped) return stopped;
   return finish(ctx, td, vcpu, migsc);
 };
 
@@ -162,24 +135,8 @@ function start(
 }
 
 function finish(ctx: LeafContext, td: TdState, vcpu: VcpuState, migsc: Migsc): Completion {
-  if (!migsc.stickyStatus) {
-    const missing = missingRequiredField(ctx.spec, migsc.imported!, VP_MUTABLE);
-    if (missing) {
-      migsc.stickyStatus = {
-        name: "TDX_REQUIRED_METADATA_FIELD_MISSING",
-        ext: [missing.baseId, 0n],
-      };
-    }
-  }
-  if (!migsc.gcm!.verify(macOf(ctx.spec, migsc.mbmd))) {
-    return failImport(ctx, td, "TDX_INCORRECT_MBMD_MAC");
-  }
-  const sticky = migsc.stickyStatus;
-  if (sticky) {
-    ctx.out("ext_error_info_0", sticky.ext[0]);
-    ctx.out("ext_error_info_1", sticky.ext[1]);
-    return failImport(ctx, td, sticky.name, sticky.detail);
-  }
+  const closed = closeStateBundle(ctx, td, migsc, VP_MUTABLE);
+  if (closed) return closed;
   const migrated = tdField(ctx, td, "NUM_MIGRATED_VCPUS");
   setTdField(ctx, td, "NUM_MIGRATED_VCPUS", migrated + 1n);
   if (migrated >= BigInt(td.numVcpus ?? 0)) return failImport(ctx, td, "TDX_ALL_VCPUS_IMPORTED");
