@@ -11,6 +11,8 @@ export interface PamtEntry {
   level: number;
   /** TLB-tracking epoch at which the page was blocked (for removal checks). */
   bepoch?: bigint;
+  /** Imported TD pages: the migration epoch of their last import (BEPOCH with its MIG flag). */
+  importEpoch?: bigint;
 }
 
 const NDA: Readonly<PamtEntry> = Object.freeze({ pageType: "PT_NDA", level: 0 });

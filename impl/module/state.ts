@@ -43,6 +43,8 @@ export interface SeptEntry {
   aliases?: number;
   /** PENDING 2 MiB leaves: 4 KiB pages already zeroed by a partial TDG.MEM.PAGE.ACCEPT. */
   acceptCounter?: number;
+  /** REMOVED leaves: the migration epoch of the removal (the module's MIG_EPOCH bits). */
+  migEpoch?: bigint;
 }
 
 /**

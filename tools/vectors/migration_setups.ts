@@ -26,7 +26,14 @@
 //            $page128.., $page132.. TD-state bundles with a reserved header bit, a missing
 //            sequence, a global field id; $page136.., $page140.., $page144.., $page148..
 //            vCPU bundles with no fields, a reserved header bit, a missing sequence, a TD
-//            field id; $page152.. the vCPU state again as bundle 3 (a second vCPU).
+//            field id; $page152.. the vCPU state again as bundle 3 (a second vCPU);
+//   $page300.. memory bundles for the destination after the immutable state (stream 0,
+//            bundle 1, epoch 0) of MIGRATE entries for $gpa0 and $gpa1 into new pages, six
+//            symbols each (GPA_LIST_INFO, MBMD_HPA_AND_SIZE, migration buffer list, MAC
+//            lists 0 and 1, new-page list): $page300 sealed as sent, $page306 with a
+//            buffer changed in transit, $page312 sealed under another key, $page318 with
+//            MB_COUNTER 0, $page324 whose first new page is the destination's TDR,
+//            $page330 whose first entry has a reserved bit, $page336 a CANCEL of GPA 0x10000000.
 // - mig-pair: the above;
 // - mig-pair-nonmigratable: the source without ATTRIBUTES.MIGRATABLE;
 // - mig-pair-pages: mig-pair whose source had two pages added before TDH.MR.FINALIZE
@@ -50,6 +57,11 @@ import {
   VP_MUTABLE,
 } from "../../impl/module/migration/md_lists.ts";
 import { migLimitN } from "../../impl/module/migration/limits.ts";
+import {
+  type MemBundleOptions,
+  type MemEntry,
+  sealedMemBundle,
+} from "../../impl/module/migration/mem_import_fixture.ts";
 
 export type MigrationSetup = "mig-pair" | "mig-pair-nonmigratable" | "mig-pair-pages";
 
@@ -188,6 +200,41 @@ function pair(p: Platform, sym: SetupSymbols, migratable: boolean, pages = false
   });
   set(104, last.operand);
   set(105, last.pa);
+
+  // Memory bundles for the destination (TDH.IMPORT.MEM), and ones a faulty source or a
+  // tampering host could deliver.
+  const memBundle = (
+    n: number,
+    entries: MemEntry[],
+    o: MemBundleOptions & { key?: Uint8Array } = {},
+    change?: (b: ReturnType<typeof sealedMemBundle>) => void,
+  ) => {
+    const b = sealedMemBundle(p, destination.tdr, o.key ?? MIGRATION_TEST_KEY, entries, {
+      newPages: true,
+      ...o,
+    });
+    change?.(b);
+    const i = b.inputs;
+    [i.gpa_list_info, i.mbmd_hpa_and_size, i.mig_buff_list_pa, i.mac_list_0_pa, i.mac_list_1_pa]
+      .forEach((v, k) => set(n + k, BigInt(v)));
+    set(n + 5, b.newPageList!);
+  };
+  const two: MemEntry[] = EXPORT_GPAS.slice(0, 2).map((gpa) => ({ gpa }));
+  const u64At = (pa: bigint, v: bigint) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, v, true);
+    p.cpu.memory.write(pa, bytes);
+  };
+  memBundle(300, two);
+  memBundle(306, two, {}, (b) => {
+    const x = p.cpu.memory.read(b.buffers[1], 1);
+    p.cpu.memory.write(b.buffers[1], Uint8Array.of(x[0] ^ 1));
+  });
+  memBundle(312, two, { key: new Uint8Array(32).fill(7) });
+  memBundle(318, two, { mbCounter: 0 });
+  memBundle(324, two, {}, (b) => u64At(b.newPageList!, destination.tdr));
+  memBundle(330, [{ gpa: EXPORT_GPAS[0], raw: { reserved_6_3: 1n } }]);
+  memBundle(336, [{ gpa: EXPORT_GPAS[0], operation: "CANCEL" }]);
 }
 
 export const MIGRATION_SETUPS: Record<

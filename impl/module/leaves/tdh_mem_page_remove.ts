@@ -1,7 +1,8 @@
 // TDH.MEM.PAGE.REMOVE: unmap a 4 KiB, 2 MiB or 1 GiB private page and give it back to
 // the host as PT_NDA (its cache lines still carry the TD's key: the host flushes them
 // with TDH.PHYMEM.PAGE.WBINVD before reuse). While the TD may run, the page must have
-// been blocked and tracked first.
+// been blocked and tracked first. During an import the leaf becomes REMOVED and keeps
+// the migration epoch of its removal, which TDH.IMPORT.MEM checks before a MIGRATE.
 import type { LeafHandler } from "../leaf_context.ts";
 import { aliasedVms, freeEntry, septGeometry, setEntry } from "../sept.ts";
 import { IMPORT_IN_PROGRESS_OP_STATES } from "../sept_states.ts";
@@ -18,6 +19,7 @@ import {
   outEntryRegister,
 } from "../sept_steps.ts";
 import { ENTRIES_PER_PAGE } from "../sept.ts";
+import { tdField } from "../md_fields.ts";
 
 const REMOVABLE = new Set([
   "MAPPED",
@@ -59,7 +61,7 @@ export const tdhMemPageRemove: LeafHandler = (ctx) => {
     td,
     gpa,
     IMPORT_IN_PROGRESS_OP_STATES.has(td.opState)
-      ? { ...freeEntry(level), state: "REMOVED" }
+      ? { ...freeEntry(level), state: "REMOVED", migEpoch: tdField(ctx, td, "MIG_EPOCH") }
       : freeEntry(level),
   );
   addChildren(td, -(ENTRIES_PER_PAGE ** level));

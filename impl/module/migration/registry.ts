@@ -18,6 +18,7 @@ import { tdhExportBlockw } from "../leaves/tdh_export_blockw.ts";
 import { tdhExportUnblockw } from "../leaves/tdh_export_unblockw.ts";
 import { tdhExportMem } from "../leaves/tdh_export_mem.ts";
 import { tdhExportRestore } from "../leaves/tdh_export_restore.ts";
+import { tdhImportMem } from "../leaves/tdh_import_mem.ts";
 
 export const MIGRATION_LEAVES: [string, LeafHandler][] = [
   ["TDH.MIG.STREAM.CREATE", tdhMigStreamCreate],
@@ -38,4 +39,5 @@ export const MIGRATION_LEAVES: [string, LeafHandler][] = [
   ["TDH.EXPORT.UNBLOCKW", tdhExportUnblockw],
   ["TDH.EXPORT.MEM", tdhExportMem],
   ["TDH.EXPORT.RESTORE", tdhExportRestore],
+  ["TDH.IMPORT.MEM", tdhImportMem],
 ];
