@@ -8,10 +8,8 @@
 // the call. Interruptible between entries (resume with the returned operands).
 import type { LeafContext, LeafHandler } from "../leaf_context.ts";
 import type { Completion } from "../completion.ts";
-import { lockKey } from "../locks.ts";
 import { entryLockKey, lockEntryHost, septGeometry, setEntry, walk } from "../sept.ts";
 import { traits } from "../sept_states.ts";
-import { openTd } from "../sept_steps.ts";
 import { setTdField, tdField } from "../md_fields.ts";
 import type { TdState } from "../state.ts";
 import { isTlbTracked } from "../tlb_tracking.ts";
@@ -24,7 +22,6 @@ import {
   type GpaListEntry,
   type GpaListInfo,
   gpaListInfoAt,
-  gpaListInfoInvalid,
   readEntry,
   readGpaListInfo,
   writeEntry,
@@ -40,7 +37,7 @@ import {
   saveMemInterrupt,
   writePageListInvalid,
 } from "../migration/mem_bundle.ts";
-import { mbmdBuffer, migsIndexAndCmd, sharedPageInvalid } from "../migration/operands.ts";
+import { mbmdBuffer, sharedPageInvalid } from "../migration/operands.ts";
 import {
   ANY_EXPORTED,
   ANY_EXPORTED_AND_DIRTY,
@@ -51,15 +48,9 @@ import {
   LIVE_EXPORT_ALLOWED,
   PAUSED_EXPORT_ALLOWED,
 } from "../migration/page_states.ts";
-import {
-  initMigsc,
-  lockMigsc,
-  migLockKey,
-  migrationOf,
-  type Migsc,
-  type TdMigration,
-} from "../migration/session.ts";
+import { initMigsc, type Migsc, type TdMigration } from "../migration/session.ts";
 import { forwardLink, startBundle } from "../migration/streams.ts";
+import { openMemCall } from "../migration/mem_operands.ts";
 
 /** OP_STATEs of the in-order export phase (the module's export_in_order flag). */
 const EXPORT_IN_ORDER = new Set(["OP_STATE_LIVE_EXPORT", "OP_STATE_PAUSED_EXPORT"]);
@@ -82,36 +73,11 @@ export const tdhExportMem: LeafHandler = (ctx) => {
     ctx.out("gpa_list_info", gpaListInfoAt(ctx, info, entryNum));
     return c;
   };
-  const opened = openTd(ctx, ctx.in("tdr_pa"), ctx.operandOf("tdr_pa"), "shared", "shared");
-  if (opened.fail) return done(opened.fail);
-  const td = opened.value;
-  const migBusy = ctx.lock(migLockKey.mig(td.tdr), "shared", "MIG");
-  if (migBusy) return done(migBusy);
-  const m = migrationOf(td);
-  const cmd = migsIndexAndCmd(ctx);
-  if (cmd.reservedSet || cmd.index >= m.links.length - 1) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("migs_index_and_cmd")));
-  }
-  const migscBusy = lockMigsc(ctx, td, cmd.index + 1);
-  if (migscBusy) return done(migscBusy);
-  const tree = ctx.lock(lockKey.septTree(td.tdr), "shared", "SEPT_TREE");
-  if (tree) return done(tree);
-  if (gpaListInfoInvalid(ctx, info)) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("gpa_list_info")));
-  }
-  const migBuffList = ctx.in("mig_buff_list_pa");
-  if (sharedPageInvalid(ctx, migBuffList)) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mig_buff_list_pa")));
-  }
-  const macLists: [bigint, bigint] = [ctx.in("mac_list_0_pa"), ctx.in("mac_list_1_pa")];
+  const opened = openMemCall(ctx, info);
+  if ("fail" in opened) return done(opened.fail);
+  const { td, m, cmd, migBuffList, macLists } = opened.call;
   const mac0 = info.first < MAC_LIST_ENTRIES;
   const mac1 = info.last >= MAC_LIST_ENTRIES;
-  if (mac0 && sharedPageInvalid(ctx, macLists[0])) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mac_list_0_pa")));
-  }
-  if (mac1 && sharedPageInvalid(ctx, macLists[1])) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mac_list_1_pa")));
-  }
   const buf = mbmdBuffer(ctx);
   if (buf.fail) return done(buf.fail);
 

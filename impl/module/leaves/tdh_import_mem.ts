@@ -11,7 +11,7 @@ import type { Completion } from "../completion.ts";
 import { checkAndLockHpa } from "../hpa_checks.ts";
 import { lockKey } from "../locks.ts";
 import { entryLockKey, lockEntryHost, NULL_PA, septGeometry, setEntry, walk } from "../sept.ts";
-import { addChildren, openTd } from "../sept_steps.ts";
+import { addChildren } from "../sept_steps.ts";
 import { setTdField, tdField } from "../md_fields.ts";
 import type { SeptEntry, TdState } from "../state.ts";
 import {
@@ -23,7 +23,6 @@ import {
   type GpaListEntry,
   type GpaListInfo,
   gpaListInfoAt,
-  gpaListInfoInvalid,
   readEntry,
   readGpaListInfo,
   writeEntry,
@@ -32,7 +31,6 @@ import { mbType, migLimit, migLimitN } from "../migration/limits.ts";
 import { decodeMbmd, macOf, mbmdHeader } from "../migration/mbmd.ts";
 import { StructCodec } from "../../spec/codec.ts";
 import {
-  MAC_LIST_ENTRIES,
   macSlot,
   memInterruptOf,
   type PageListEntry,
@@ -40,10 +38,11 @@ import {
   saveMemInterrupt,
   writePageListInvalid,
 } from "../migration/mem_bundle.ts";
-import { mbmdBuffer, migsIndexAndCmd, sharedPageInvalid } from "../migration/operands.ts";
+import { mbmdBuffer, sharedPageInvalid } from "../migration/operands.ts";
 import { LEAF_STATES } from "../migration/page_states.ts";
-import { initMigsc, lockMigsc, migLockKey, migrationOf, type Migsc } from "../migration/session.ts";
+import { initMigsc, type Migsc } from "../migration/session.ts";
 import { forwardLink, startBundle } from "../migration/streams.ts";
+import { openMemCall } from "../migration/mem_operands.ts";
 import { abortImportSession, withFatalBit } from "../migration/import_failure.ts";
 
 /** OP_STATEs of the in-order import phase (the module's import_in_order flag). */
@@ -68,34 +67,9 @@ export const tdhImportMem: LeafHandler = (ctx) => {
     ctx.out("gpa_list_info", gpaListInfoAt(ctx, info, entryNum));
     return c;
   };
-  const opened = openTd(ctx, ctx.in("tdr_pa"), ctx.operandOf("tdr_pa"), "shared", "shared");
-  if (opened.fail) return done(opened.fail);
-  const td = opened.value;
-  const migBusy = ctx.lock(migLockKey.mig(td.tdr), "shared", "MIG");
-  if (migBusy) return done(migBusy);
-  const m = migrationOf(td);
-  const cmd = migsIndexAndCmd(ctx);
-  if (cmd.reservedSet || cmd.index >= m.links.length - 1) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("migs_index_and_cmd")));
-  }
-  const migscBusy = lockMigsc(ctx, td, cmd.index + 1);
-  if (migscBusy) return done(migscBusy);
-  const tree = ctx.lock(lockKey.septTree(td.tdr), "shared", "SEPT_TREE");
-  if (tree) return done(tree);
-  if (gpaListInfoInvalid(ctx, info)) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("gpa_list_info")));
-  }
-  const migBuffList = ctx.in("mig_buff_list_pa");
-  if (sharedPageInvalid(ctx, migBuffList)) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mig_buff_list_pa")));
-  }
-  const macLists: [bigint, bigint] = [ctx.in("mac_list_0_pa"), ctx.in("mac_list_1_pa")];
-  if (info.first < MAC_LIST_ENTRIES && sharedPageInvalid(ctx, macLists[0])) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mac_list_0_pa")));
-  }
-  if (info.last >= MAC_LIST_ENTRIES && sharedPageInvalid(ctx, macLists[1])) {
-    return done(ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("mac_list_1_pa")));
-  }
+  const opened = openMemCall(ctx, info);
+  if ("fail" in opened) return done(opened.fail);
+  const { td, m, cmd, migBuffList, macLists } = opened.call;
   const newPageListPa = ctx.in("new_page_list_pa");
   const newPageList = newPageListPa === NULL_PA ? undefined : newPageListPa;
   if (newPageList !== undefined && sharedPageInvalid(ctx, newPageList)) {
