@@ -1,11 +1,9 @@
 // vCPU metadata of TD partitioning: the per-VM controls (L2_CTLS, L2_DEBUG_CTLS) exist
 // only for VM 0 and the TD's L2 VMs; an L2 VMCS's virtual-APIC page address is the GPA
 // L1 wrote (TDVPS L2_VAPIC_GPA), a private GPA within the GPA width, NULL_PA until set.
-import { checkPrivateGpa, septGeometry } from "./sept.ts";
+import { checkPrivateGpa, NULL_PA, septGeometry } from "./sept.ts";
 import type { MdContext, MdElement, MdFieldHandler, MdHandlers } from "./metadata.ts";
 import { l2Of } from "./l2_state.ts";
-
-const NULL_PA = 0xFFFF_FFFF_FFFF_FFFFn;
 
 const perVm: MdFieldHandler = {
   exists: (c, el: MdElement) => el.fieldIndex <= (c.td?.numL2Vms ?? 0),

@@ -5,6 +5,7 @@
 import { decodeBits } from "../spec/bits.ts";
 import { catalog, type MdContext, type MdElement, type MdHandlers } from "./metadata.ts";
 import { tdxLimit } from "./td_limits.ts";
+import { NULL_PA } from "./sept.ts";
 
 function stored(c: MdContext, name: string): { value: bigint; code: bigint } {
   const cat = catalog(c.spec);
@@ -13,8 +14,6 @@ function stored(c: MdContext, name: string): { value: bigint; code: bigint } {
   const code = decodeBits(c.spec.bitfield("MD_FIELD_ID").fields, id).fields.FIELD_CODE;
   return { value: c.vcpu!.fields.get(id) ?? 0n, code };
 }
-
-const NULL_PA = 0xFFFF_FFFF_FFFF_FFFFn;
 
 export const VMCS_MD_VALUES: MdHandlers = {
   POSTED_INTR_DESC_ADDR: {
