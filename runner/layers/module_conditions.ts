@@ -3,8 +3,8 @@
 // (`platform.configure`), CPU state the host or firmware left (`cpu.set`: MSRs, CPUID,
 // the random-number generator, a pending host interrupt, a busy PCONFIG, a lost SEAM
 // database), an operation in flight on another logical processor that holds a module
-// resource (`module.hold`), and the SEAM loader installing a new module build
-// (`seam.install`). Each is what a module emulator's own test harness can arrange; real
+// resource (`module.hold`), the SEAM loader installing a new module build
+// (`seam.install`), and a history too long to replay (`module.fast_forward`). Each is what a module emulator's own test harness can arrange; real
 // hardware cannot, so adapters that model no CPU answer them `skipped`.
 import { DEFAULT_PLATFORM, type PlatformConfig, type SmrrConfig } from "../../impl/cpu/cpu.ts";
 import type { Platform } from "../../impl/module/testing/fixture.ts";
@@ -14,6 +14,7 @@ import { servtdBindingsLock } from "../../impl/module/servtd.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
 import { enterEpoch, exitEpoch } from "../../impl/module/tlb_tracking.ts";
 import { migLockKey } from "../../impl/module/migration/session.ts";
+import { fastForwardExportEpoch } from "../../impl/module/migration/epoch_fast_forward.ts";
 import type { ModuleProfile } from "../../impl/module/module_profile.ts";
 import { encodeBits } from "../../impl/spec/bits.ts";
 import { parseHex } from "../../impl/spec/hex.ts";
@@ -426,6 +427,26 @@ export function holdResource(p: Platform, input: Input): StepActual {
       throw new InputError("resource", "another held lock conflicts with this one");
     }
     heldBy(p).set(key, [...(heldBy(p).get(key) ?? []), { owner, release: () => {} }]);
+    return {};
+  } catch (e) {
+    if (e instanceof InputError) return invalid(e.field, e.message);
+    throw e;
+  }
+}
+
+/**
+ * `module.fast_forward`: a TD's history as a long run of successful calls would leave it
+ * (`counter: "mig_epoch"`: the TDH.EXPORT.TRACK calls of an export session up to epoch
+ * `to`), for limits no vector could reach call by call.
+ */
+export function fastForward(p: Platform, input: Input): StepActual {
+  try {
+    onlyKeys(input, ["counter", "tdr", "to"], "");
+    if (input.counter !== "mig_epoch") throw new InputError("counter", `must be "mig_epoch"`);
+    const td = p.module.state.tds.get(num(input.tdr, "tdr"));
+    if (!td) throw new InputError("tdr", "names no TD");
+    const why = fastForwardExportEpoch(p.spec, td, num(input.to, "to"));
+    if (why) throw new InputError("to", why);
     return {};
   } catch (e) {
     if (e instanceof InputError) return invalid(e.field, e.message);

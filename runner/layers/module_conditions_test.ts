@@ -4,6 +4,13 @@ import { MemoryTd } from "../../impl/module/testing/memory_fixture.ts";
 import { toHex } from "../../impl/spec/hex.ts";
 import { ModuleSession } from "./module_layer.ts";
 import { platformFacts } from "./module_conditions.ts";
+import { finalizeTd } from "../../impl/module/testing/td_fixture.ts";
+import {
+  addStreams,
+  importTd,
+  migratableAttributes,
+  startExport,
+} from "../../impl/module/migration/migration_fixture.ts";
 
 const INIT = { leaf: "TDH.SYS.INIT", version: 0, regs: {} };
 
@@ -259,4 +266,31 @@ Deno.test("cpu.set: the SEAM database lost empties it; bad input names the field
   assert.equal(s.platform.cpu.seamdb.size, 1);
   assert.deepEqual(s.step("cpu.set", { seamdb: "lost" }), {});
   assert.equal(s.platform.cpu.seamdb.size, 0);
+});
+
+Deno.test("module.fast_forward: an export session at its last epoch; bad input names the field", () => {
+  const p = new Platform();
+  const td = p.createTd({ stage: "initialized", attributes: migratableAttributes(p.spec) });
+  p.createVcpu(td);
+  finalizeTd(p, td);
+  const s = new ModuleSession(p);
+  const tdr = toHex(td.tdr);
+  const ff = (input: Record<string, unknown>) => s.step("module.fast_forward", input);
+  const field = (r: Record<string, unknown>) => (r.error as { field: string } | undefined)?.field;
+  // No export session yet.
+  assert.equal(field(ff({ counter: "mig_epoch", tdr, to: "0x5" })), "to");
+  addStreams(p, td.tdr);
+  startExport(p, td.tdr, importTd(p).tdr);
+  assert.equal(field(ff({ counter: "export_count", tdr, to: "0x5" })), "counter");
+  assert.equal(field(ff({ counter: "mig_epoch", tdr: "0x1000", to: "0x5" })), "tdr");
+  assert.equal(field(ff({ counter: "mig_epoch", tdr, to: "0xFFFFFFFF" })), "to");
+  assert.equal(field(ff({ counter: "mig_epoch", tdr, to: "0x5", extra: 1 })), "extra");
+  assert.deepEqual(ff({ counter: "mig_epoch", tdr, to: "0xFFFFFFFE" }), {});
+  const mbmd = p.allocRange(0x1000n, 0x1000n);
+  const r = s.step("seamcall", {
+    leaf: "TDH.EXPORT.TRACK",
+    version: 0,
+    regs: { RCX: tdr, R8: toHex(mbmd | (0x80n << 52n)), R10: "0x0" },
+  });
+  assert.equal(statusOf(r), "TDX_MIGRATION_EPOCH_OVERFLOW");
 });

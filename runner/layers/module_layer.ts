@@ -15,6 +15,7 @@ import { l2GuestJobs, type Resume, resumeInput } from "./module_tdcall_input.ts"
 import {
   applyModuleFacts,
   cpuSet,
+  fastForward,
   holdResource,
   platformFacts,
   releaseResource,
@@ -100,6 +101,8 @@ export class ModuleSession {
         return holdResource(p, input);
       case "module.release":
         return releaseResource(p, input);
+      case "module.fast_forward":
+        return fastForward(p, input);
       case "td.cpu_exit":
         return this.cpuExit(input);
       case "memory.write":

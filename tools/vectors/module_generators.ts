@@ -93,12 +93,14 @@ export type ModuleStepSpec =
 /**
  * A platform condition (runner/layers/module_conditions.ts), recorded as one step of its
  * op: `cpu_set` (cpu.set), `hold` / `release` (module.hold / module.release, operands
- * such as `$tdr` resolved) or `seam_install` (seam.install).
+ * such as `$tdr` resolved), `fast_forward` (module.fast_forward, likewise) or
+ * `seam_install` (seam.install).
  */
 export interface ConditionStepSpec {
   cpu_set?: Record<string, unknown>;
   hold?: Record<string, Operand>;
   release?: Record<string, Operand>;
+  fast_forward?: Record<string, Operand>;
   seam_install?: Record<string, unknown>;
   prepare?: boolean;
 }
@@ -752,7 +754,8 @@ function seamcallStep(
 }
 
 function isCondition(s: ModuleStepSpec): s is ConditionStepSpec {
-  return "cpu_set" in s || "hold" in s || "release" in s || "seam_install" in s;
+  return "cpu_set" in s || "hold" in s || "release" in s || "fast_forward" in s ||
+    "seam_install" in s;
 }
 
 /** A condition step's op and input, its `$` operands resolved to hex. */
@@ -765,12 +768,13 @@ function conditionInput(
   if (s.cpu_set) return ["cpu.set", s.cpu_set];
   if (s.seam_install) return ["seam.install", s.seam_install];
   const input: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s.hold ?? s.release!)) {
-    input[k] = k === "resource" || k === "mode" || k === "lp"
+  for (const [k, v] of Object.entries(s.hold ?? s.release ?? s.fast_forward!)) {
+    input[k] = k === "resource" || k === "mode" || k === "lp" || k === "counter"
       ? v
       : toHex(resolve(p, sym, v, where));
   }
-  return [s.hold ? "module.hold" : "module.release", input];
+  const op = s.hold ? "module.hold" : s.release ? "module.release" : "module.fast_forward";
+  return [op, input];
 }
 
 /** A named valid value of a struct a write_struct step starts from. */
