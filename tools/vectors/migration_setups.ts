@@ -33,7 +33,14 @@
 //            lists 0 and 1, new-page list): $page300 sealed as sent, $page306 with a
 //            buffer changed in transit, $page312 sealed under another key, $page318 with
 //            MB_COUNTER 0, $page324 whose first new page is the destination's TDR,
-//            $page330 whose first entry has a reserved bit, $page336 a CANCEL of GPA 0x10000000.
+//            $page330 whose first entry has a reserved bit, $page336 a CANCEL of GPA 0x10000000;
+//   $page360.. bundle 2 of epoch 0 with a REMIGRATE of $gpa0, $page366.. one with a CANCEL
+//            of it; $page372 / $page373 the epoch-1 token after the immutable state and one
+//            memory bundle (TOTAL_MB 3); epoch 1's bundle 1 as $page374.. (a REMIGRATE of $gpa0
+//            as pending) or $page380.. (a CANCEL of $gpa0), and its bundle 2, $page386.. (a
+//            MIGRATE of $gpa0 again);
+//   $page200..$page203 an immutable-state bundle like $page86's whose source has
+//            EXPORT_COUNT at its maximum (MAX_EXPORT_COUNT export sessions already started).
 // - mig-pair: the above;
 // - mig-pair-nonmigratable: the source without ATTRIBUTES.MIGRATABLE;
 // - mig-pair-pages: mig-pair whose source had two pages added before TDH.MR.FINALIZE
@@ -56,7 +63,8 @@ import {
   TD_MUTABLE,
   VP_MUTABLE,
 } from "../../impl/module/migration/md_lists.ts";
-import { migLimitN } from "../../impl/module/migration/limits.ts";
+import { migLimit, migLimitN } from "../../impl/module/migration/limits.ts";
+import { catalog } from "../../impl/module/metadata.ts";
 import {
   type MemBundleOptions,
   type MemEntry,
@@ -143,10 +151,18 @@ function pair(p: Platform, sym: SetupSymbols, migratable: boolean, pages = false
   src.numVcpus = 0;
   sealAt(76, dumpImmutablePage(md, "td", 0).page);
   src.numVcpus = numVcpus;
+  // EXPORT_COUNT travels with the immutable state: a destination that imports this one
+  // can never be exported again.
+  const exportCount = catalog(p.spec).field("td", "EXPORT_COUNT").baseId;
+  const count = src.fields.get(exportCount);
+  src.fields.set(exportCount, migLimit(p.spec, "MAX_EXPORT_COUNT"));
+  sealAt(200, dumpImmutablePage(md, "td", 0).page);
+  if (count === undefined) src.fields.delete(exportCount);
+  else src.fields.set(exportCount, count);
   // Epoch tokens for the destination once it imported the immutable state (MIG_EPOCH 0,
   // one bundle): the first in-order epoch, and the start of the out-of-order phase.
-  const token = (n: number, epoch: number) => {
-    const t = sealedEpochToken(p, MIGRATION_TEST_KEY, { epoch, totalMb: 2n });
+  const token = (n: number, epoch: number, totalMb = 2n, ivCounter?: bigint) => {
+    const t = sealedEpochToken(p, MIGRATION_TEST_KEY, { epoch, totalMb, ivCounter });
     set(n, t.operand);
     set(n + 1, t.pa);
   };
@@ -235,6 +251,16 @@ function pair(p: Platform, sym: SetupSymbols, migratable: boolean, pages = false
   memBundle(324, two, {}, (b) => u64At(b.newPageList!, destination.tdr));
   memBundle(330, [{ gpa: EXPORT_GPAS[0], raw: { reserved_6_3: 1n } }]);
   memBundle(336, [{ gpa: EXPORT_GPAS[0], operation: "CANCEL" }]);
+  // What follows $page300 on the same stream: more of epoch 0, then epoch 1.
+  const gpa0 = (operation: string, pending = false): MemEntry[] => [
+    { gpa: EXPORT_GPAS[0], operation, pending },
+  ];
+  memBundle(360, gpa0("REMIGRATE"), { mbCounter: 2, iv: 200n });
+  memBundle(366, gpa0("CANCEL"), { mbCounter: 2, iv: 200n });
+  token(372, 1, 3n, 300n);
+  memBundle(374, gpa0("REMIGRATE", true), { epoch: 1, mbCounter: 1, iv: 400n });
+  memBundle(380, gpa0("CANCEL"), { epoch: 1, mbCounter: 1, iv: 400n });
+  memBundle(386, gpa0("MIGRATE"), { epoch: 1, mbCounter: 2, iv: 500n });
 }
 
 export const MIGRATION_SETUPS: Record<
