@@ -18,6 +18,7 @@ import {
 } from "../sept.ts";
 import { openTd } from "../sept_steps.ts";
 import { sharedPageInvalid } from "../migration/operands.ts";
+import { entryWellFormed } from "../migration/gpa_list.ts";
 import { migrationOf } from "../migration/session.ts";
 import type { TdState } from "../state.ts";
 
@@ -86,8 +87,9 @@ function blockEntry(
     new DataView(b.buffer).setBigUint64(0, encodeBits(layout, { ...e, operation, status }), true);
     mem.write(at, b);
   };
-  const valid = e.reserved_6_3 === 0n && e.reserved_55_54 === 0n && e.reserved_63_61 === 0n &&
-    e.level === 0n && e.pending === 0n && e.l2_map === 0n && e.mig_type === 0n;
+  // As for every GPA list: reserved bits and the level; PENDING, L2_MAP and MIG_TYPE are
+  // outputs of TDH.EXPORT.MEM, which the host may hand back as they are.
+  const valid = entryWellFormed(e);
   const nop = op("NOP");
   // NOP and CANCEL (bit 0 clear) are not exports: skipped if well formed.
   if ((e.operation & op("MIGRATE")) === 0n) {

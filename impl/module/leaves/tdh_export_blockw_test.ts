@@ -192,6 +192,26 @@ tdStatusTests(LEAF, [
     },
   },
   {
+    status: "TDX_SUCCESS",
+    why: "an entry with PENDING, L2_MAP and MIG_TYPE set: only reserved bits and the level count",
+    world: built,
+    setup: (w) => {
+      const c = live(w, EXPORT_GPAS.slice(0, 1));
+      const pa = (w as unknown as { list: bigint }).list;
+      const b = w.p.cpu.memory.read(pa, 8);
+      // PENDING (bit 2), L2_MAP (bits 9:7), MIG_TYPE (bits 11:10).
+      b[0] |= 0x84;
+      b[1] |= 0x0F;
+      w.p.cpu.memory.write(pa, b);
+      return c;
+    },
+    then: (w, r) => {
+      assert.equal(r.detail, 0n);
+      assert.equal(entryStatus(w, 0), "SUCCESS");
+      assert.equal(entryAt(w.tdState, 0, EXPORT_GPAS[0]).state, "BLOCKEDW");
+    },
+  },
+  {
     status: "TDX_INTERRUPTED_RESUMABLE",
     why: "a host interrupt after the first entry: RCX says where to resume",
     world: built,
