@@ -283,3 +283,16 @@ Deno.test("tdcall l2_guest with a debug TD's TD_EXIT_ON_L2_TO_L1: the HLT exit g
   assert.equal(r.td_exit, "HLT_INSTRUCTION");
   assert.equal((r.exit as { status: { name: string } }).status.name, "TDX_TD_EXIT_ON_L2_TO_L1");
 });
+
+Deno.test("tdcall: a TD exit whose status carries no exit reason reports td_exit none", () => {
+  const { s, tdcall } = running();
+  assert.deepEqual(s.step("cpu.set", { seamdb: "lost" }), {});
+  const r = tdcall({
+    leaf: "TDG.MR.REPORT",
+    version: 0,
+    regs: { RCX: toHex(DATA), RDX: toHex(DATA + 0x400n), R8: "0x0" },
+  });
+  assert.equal(r.td_exit, "none");
+  const exit = r.exit as { status: { name: string } };
+  assert.equal(exit.status.name, "TDX_NON_RECOVERABLE_TD_CORRUPTED_MD");
+});

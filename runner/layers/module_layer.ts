@@ -277,12 +277,19 @@ export class ModuleSession {
     return { td_exit: this.exitReason(entered.RAX), status: this.view(entered.RAX), regs };
   }
 
-  /** The VMX exit reason in bits 31:0 of a TD exit's status, by its spec name. */
+  /**
+   * The VMX exit reason in bits 31:0 of a TD exit's status, by its spec name; "none" for a
+   * status that carries none (spec detail `none`), whose bits 31:0 the module clears.
+   */
   private exitReason(status: bigint): string {
+    const spec = this.platform.spec;
     const code = status & 0xFFFF_FFFFn;
-    const v = this.platform.spec.enum("VMX_EXIT_REASON").values.find((x) =>
-      BigInt(x.value) === code
+    const base = status & ~0xFFFF_FFFFn;
+    const item = [...spec.statuses.values()].find((x) =>
+      x.namespace === "tdx" && parseHex(x.value) === base
     );
+    if (item?.detail === "none" && code === 0n) return "none";
+    const v = spec.enum("VMX_EXIT_REASON").values.find((x) => BigInt(x.value) === code);
     return v?.name ?? toHex(code);
   }
 
