@@ -15,6 +15,7 @@ import {
   gpaList,
   liveExportWithPages,
   migratableAttributes,
+  setListEntryBits,
 } from "../migration/migration_fixture.ts";
 
 const LEAF = "TDH.EXPORT.BLOCKW";
@@ -180,10 +181,7 @@ tdStatusTests(LEAF, [
     world: built,
     setup: (w) => {
       const c = live(w, EXPORT_GPAS.slice(0, 1));
-      const pa = (w as unknown as { list: bigint }).list;
-      const b = w.p.cpu.memory.read(pa, 8);
-      b[0] |= 0x8;
-      w.p.cpu.memory.write(pa, b);
+      setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, 0x8n);
       return c;
     },
     then: (w, r) => {
@@ -197,12 +195,8 @@ tdStatusTests(LEAF, [
     world: built,
     setup: (w) => {
       const c = live(w, EXPORT_GPAS.slice(0, 1));
-      const pa = (w as unknown as { list: bigint }).list;
-      const b = w.p.cpu.memory.read(pa, 8);
       // PENDING (bit 2), L2_MAP (bits 9:7), MIG_TYPE (bits 11:10).
-      b[0] |= 0x84;
-      b[1] |= 0x0F;
-      w.p.cpu.memory.write(pa, b);
+      setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, 0xF84n);
       return c;
     },
     then: (w, r) => {

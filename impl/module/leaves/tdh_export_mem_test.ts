@@ -15,6 +15,7 @@ import {
   liveExportWithPages,
   migratableAttributes,
   resumeCommand,
+  setListEntryBits,
 } from "../migration/migration_fixture.ts";
 import { blockAndTrack, type MemExport, memExportInputs } from "../migration/mem_fixture.ts";
 import { migLockKey, migrationOf } from "../migration/session.ts";
@@ -440,10 +441,7 @@ tdStatusTests(LEAF, [
     world: built,
     setup: (w) => {
       const c = live(w, TWO.slice(0, 1));
-      const pa = (w as W).ex.list.pa;
-      const b = w.p.cpu.memory.read(pa, 8);
-      b[0] |= 0x8;
-      w.p.cpu.memory.write(pa, b);
+      setListEntryBits(w.p, (w as W).ex.list.pa, 0, 0x8n);
       return c;
     },
     then: (w, r) => {

@@ -10,7 +10,12 @@ import {
   type WorldOptions,
 } from "../testing/td_status_table.ts";
 import { entryAt, entryLockKey, setState } from "../sept.ts";
-import { EXPORT_GPAS, gpaList, migratableAttributes } from "../migration/migration_fixture.ts";
+import {
+  EXPORT_GPAS,
+  gpaList,
+  migratableAttributes,
+  setListEntryBits,
+} from "../migration/migration_fixture.ts";
 import { abortedWithExportedPages } from "../migration/mem_fixture.ts";
 import { migrationOf } from "../migration/session.ts";
 
@@ -194,10 +199,7 @@ tdStatusTests(LEAF, [
     world: built,
     setup: (w) => {
       const c = aborted(w, EXPORT_GPAS.slice(0, 1));
-      const pa = (w as unknown as { list: bigint }).list;
-      const b = w.p.cpu.memory.read(pa, 8);
-      b[0] |= 0x1;
-      w.p.cpu.memory.write(pa, b);
+      setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, 0x1n);
       return c;
     },
     then: (w, r) => {

@@ -401,6 +401,15 @@ export function liveExportWithPages(p: Platform, td: CreatedTd): void {
   startExport(p, td.tdr, importTd(p).tdr);
 }
 
+/** Sets `bits` in entry `i` of the GPA list at `listPa` (a malformed or unusual entry). */
+export function setListEntryBits(p: Platform, listPa: bigint, i: number, bits: bigint): void {
+  const at = listPa + BigInt(8 * i);
+  const b = p.cpu.memory.read(at, 8);
+  const v = new DataView(b.buffer, b.byteOffset, 8);
+  v.setBigUint64(0, v.getBigUint64(0, true) | bits, true);
+  p.cpu.memory.write(at, b);
+}
+
 /** A GPA list page of MIGRATE entries for `gpas`; GPA_LIST_INFO covering them. */
 export function gpaList(p: Platform, gpas: bigint[], operation = "MIGRATE") {
   const spec = p.spec;
