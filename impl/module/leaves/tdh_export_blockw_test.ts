@@ -28,6 +28,15 @@ function live(w: TdWorld, gpas = EXPORT_GPAS.slice(0, 2), operation = "MIGRATE")
   (w as unknown as { list: bigint }).list = l.pa;
   return { inputs: { gpa_list_info: l.info, tdr_pa: w.td.tdr } };
 }
+/** A list of one MIGRATE entry with `bits` set besides. */
+function oneEntryWith(bits: bigint) {
+  return (w: TdWorld) => {
+    const c = live(w, EXPORT_GPAS.slice(0, 1));
+    setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, bits);
+    return c;
+  };
+}
+
 function entryStatus(w: TdWorld, i: number): string {
   const pa = (w as unknown as { list: bigint }).list + BigInt(8 * i);
   const raw = new DataView(w.p.cpu.memory.read(pa, 8).buffer).getBigUint64(0, true);
@@ -179,11 +188,7 @@ tdStatusTests(LEAF, [
     operand: "GPA_LIST_ENTRY",
     why: "an entry with a reserved bit set",
     world: built,
-    setup: (w) => {
-      const c = live(w, EXPORT_GPAS.slice(0, 1));
-      setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, 0x8n);
-      return c;
-    },
+    setup: oneEntryWith(0x8n),
     then: (w, r) => {
       assert.equal(entryStatus(w, 0), "GPA_LIST_ENTRY_INVALID");
       assert.equal(r.out.gpa_list_info & 0xFF8n, 0n);
@@ -193,12 +198,8 @@ tdStatusTests(LEAF, [
     status: "TDX_SUCCESS",
     why: "an entry with PENDING, L2_MAP and MIG_TYPE set: only reserved bits and the level count",
     world: built,
-    setup: (w) => {
-      const c = live(w, EXPORT_GPAS.slice(0, 1));
-      // PENDING (bit 2), L2_MAP (bits 9:7), MIG_TYPE (bits 11:10).
-      setListEntryBits(w.p, (w as unknown as { list: bigint }).list, 0, 0xF84n);
-      return c;
-    },
+    // PENDING (bit 2), L2_MAP (bits 9:7), MIG_TYPE (bits 11:10).
+    setup: oneEntryWith(0xF84n),
     then: (w, r) => {
       assert.equal(r.detail, 0n);
       assert.equal(entryStatus(w, 0), "SUCCESS");
