@@ -10,6 +10,7 @@ import type { ModuleProfile } from "./module_profile.ts";
 import { platformLimit, platformLimitN } from "./platform_limits.ts";
 import { CPUID_CHECKS, type CpuidCheck, cpuidLeaf, subleafRaw } from "./cpuid_checks.ts";
 import { cpuidKey } from "./td_params.ts";
+import { applyCpuidFixed, cpuidFixed } from "./cpuid_fixed.ts";
 
 /** The platform as TDH.SYS.INIT found it. */
 export interface SampledPlatform {
@@ -18,11 +19,17 @@ export interface SampledPlatform {
   /** CPUID values of the checked leaves, by `${leaf}:${subleaf}`, as read on the init LP. */
   cpuid: Map<string, CpuidValues>;
   /**
-   * Native CPUID of every leaf the module virtualises for TDs (TD_CPUID_LOOKUP), by
-   * cpuidKey: what TDH.MNG.INIT, TDH.SYS.INFO and the TD configurability start from, so
-   * a CPUID change after TDH.SYS.INIT does not reach them.
+   * The module's CPUID values of every leaf it virtualises for TDs (TD_CPUID_LOOKUP), by
+   * cpuidKey: native as sampled, with the fixed bits (TD_CPUID_FIXED) applied once
+   * TDH.SYS.CONFIG or TDH.SYS.UPDATE completes. What TDH.MNG.INIT and TDH.SYS.INFO start
+   * from, so a CPUID change after TDH.SYS.INIT does not reach them.
    */
   tdCpuid: Map<string, CpuidValues>;
+  /**
+   * The same leaves as sampled, never fixed: the facts the module keeps in globals of their
+   * own at TDH.SYS.INIT (XSAVE support, native TSC frequency) come from these.
+   */
+  nativeTdCpuid: Map<string, CpuidValues>;
   maxPa: number;
   /** Lowest physical-address bit of the HKID. */
   hkidStartBit: number;
@@ -249,6 +256,33 @@ export function sampledCpuid(
   return v && { ...v };
 }
 
+/** As sampledCpuid, from the raw sample, before any fixed bits were applied. */
+export function nativeSampledCpuid(
+  s: SampledPlatform,
+  leaf: number,
+  subleaf: number,
+): CpuidValues | undefined {
+  const v = s.nativeTdCpuid.get(cpuidKey(leaf, subleaf)) ??
+    s.nativeTdCpuid.get(cpuidKey(leaf, 0xFFFF_FFFF));
+  return v && { ...v };
+}
+
+/**
+ * The module's complete_cpuid_handling, at the end of TDH.SYS.CONFIG and TDH.SYS.UPDATE:
+ * every TD CPUID value gets its FIXED0_OR_DYNAMIC bits cleared and FIXED1 bits set.
+ */
+export function completeCpuidHandling(spec: Spec, s: SampledPlatform): void {
+  for (const v of spec.enum("TD_CPUID_LOOKUP").values) {
+    const raw = BigInt(v.value);
+    const leaf = Number(raw & 0xFFFF_FFFFn);
+    const subleaf = Number(raw >> 32n);
+    const key = cpuidKey(leaf, subleaf);
+    const values = s.tdCpuid.get(key);
+    const fixed = cpuidFixed(spec, leaf, subleaf);
+    if (values && fixed) s.tdCpuid.set(key, applyCpuidFixed(values, fixed));
+  }
+}
+
 /**
  * Walks CPUID leaf 0x1F level by level: level types must increase, a core level must
  * exist, and the shift at the first invalid level (the package shift) must match the
@@ -458,6 +492,7 @@ export function samplePlatform(
     msrs,
     cpuid: cpuid.cpuid,
     tdCpuid: cpuid.tdCpuid,
+    nativeTdCpuid: new Map([...cpuid.tdCpuid].map(([k, v]) => [k, { ...v }])),
     maxPa: cpuid.maxPa,
     hkidStartBit: keys.hkidStartBit,
     privateHkidMin: keys.privateHkidMin,

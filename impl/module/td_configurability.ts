@@ -10,11 +10,12 @@ import type { LeafContext } from "./leaf_context.ts";
 import type { ModuleState, TdState } from "./state.ts";
 import type { TdConfigurability, TdParamsEnv } from "./td_params.ts";
 import { tdxLimit } from "./td_limits.ts";
-import { sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
+import { nativeSampledCpuid, sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
 
 /**
  * XCR0 and IA32_XSS components the CPU supports that the module recognises, from the
- * CPUID TDH.SYS.INIT sampled (live CPUID only before it).
+ * CPUID TDH.SYS.INIT sampled (live CPUID only before it). The module keeps these in globals
+ * of their own, so the raw sample, not the fixed CPUID values.
  */
 export function xsaveSupport(
   spec: Spec,
@@ -24,7 +25,7 @@ export function xsaveSupport(
 ): bigint {
   const leaf = Number(spec.enumValue("CPUID_LEAF", "XSAVE_STATE"));
   const read = (subleaf: number) =>
-    (sampled && sampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lpId, leaf, subleaf);
+    (sampled && nativeSampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lpId, leaf, subleaf);
   const user = BigInt(read(0).eax >>> 0) & tdxLimit(spec, "XCR0_USER_BIT_MASK");
   const sup = BigInt(read(1).ecx >>> 0) & tdxLimit(spec, "XCR0_SUPERVISOR_BIT_MASK");
   return user | sup;
@@ -69,19 +70,26 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
     septRoot: td.tdcx[rootIndex] ?? 0n,
     tscAdjustConsistent: (cpu.rdmsrNamed(lp, "IA32_TSC_ADJUST") ?? 0n) ===
       sampledMsr("IA32_TSC_ADJUST"),
-    // The values TDH.SYS.INIT sampled (CPUID(1).EAX as the platform's FMS), not the LP's now.
+    // The values TDH.SYS.INIT sampled (CPUID(1).EAX as the platform's FMS) with the fixed
+    // bits TDH.SYS.CONFIG applied, not the LP's now.
     nativeCpuid: (leaf, subleaf) =>
       (sampled && sampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lp, leaf, subleaf),
+    platformFms: sampled?.platformFms ??
+      cpu.cpuidOn(lp, Number(spec.enumValue("CPUID_LEAF", "VERSION_INFO")), 0).eax,
     archCapabilities: sampledMsr("IA32_ARCH_CAPABILITIES"),
     nativeTscFrequency: nativeTscFrequency(ctx),
     tsc: cpu.rdmsrNamed(lp, "IA32_TIME_STAMP_COUNTER") ?? 0n,
   };
 }
 
-/** The TSC frequency in Hz, from the sampled CPUID 0x15: crystal (ECX) x EBX / EAX. */
+/**
+ * The TSC frequency in Hz, from the raw sampled CPUID 0x15: crystal (ECX) x EBX / EAX. Raw,
+ * since the fixed CPUID values hold the TD's 25 MHz crystal, not the CPU's.
+ */
 export function nativeTscFrequency(ctx: LeafContext): bigint {
   const leaf = Number(ctx.spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
   const sampled = ctx.state.platform.sampled;
-  const v = (sampled && sampledCpuid(sampled, leaf, 0)) ?? ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
+  const v = (sampled && nativeSampledCpuid(sampled, leaf, 0)) ??
+    ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
   return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
 }

@@ -8,6 +8,7 @@ import type { Spec } from "../spec/mod.ts";
 import type { DecodedStruct } from "../spec/codec.ts";
 import { decodeBits, encodeBits } from "../spec/bits.ts";
 import { requiredTdcsPages, tdxLimit, tdxLimitN } from "./td_limits.ts";
+import { applyCpuidFixed, cpuidFixed } from "./cpuid_fixed.ts";
 
 export interface CpuidRegs {
   eax: number;
@@ -39,8 +40,10 @@ export interface TdParamsEnv {
   septRoot: bigint;
   /** IA32_TSC_ADJUST on this LP equals what TDH.SYS.INIT sampled. */
   tscAdjustConsistent: boolean;
-  /** Native CPUID as the module sampled it. */
+  /** CPUID as the module keeps it: sampled, with the fixed bits applied at TDH.SYS.CONFIG. */
   nativeCpuid(leaf: number, subleaf: number): CpuidRegs;
+  /** The platform's FMS (CPUID(1).EAX with the lowest stepping), as TDH.SYS.INIT found it. */
+  platformFms: number;
   /** Native IA32_ARCH_CAPABILITIES as the module sampled it. */
   archCapabilities: bigint;
   /** Native TSC frequency in Hz (CPUID 0x15) and the TSC now, for the TD's virtual TSC. */
@@ -207,7 +210,10 @@ function applyCpuid(
   for (let i = 0; i < table.length; i++) {
     const e = table[i];
     const want = input[i] as unknown as CpuidRegs;
-    const native = env.nativeCpuid(e.leaf, e.subleaf === 0xFFFF_FFFF ? 0 : e.subleaf);
+    const sampled = env.nativeCpuid(e.leaf, e.subleaf === 0xFFFF_FFFF ? 0 : e.subleaf);
+    // The module fixes a configurable entry's bits again before applying TD_PARAMS.
+    const fixed = cpuidFixed(spec, e.leaf, e.subleaf);
+    const native = fixed ? applyCpuidFixed(sampled, fixed) : sampled;
     const final: number[] = [];
     for (const r of REGS) {
       const allowed = (e.direct[r] | e.allow[r]) >>> 0;
@@ -218,7 +224,7 @@ function applyCpuid(
       final.push(v);
     }
     if (e.leaf === cpuidLeafNo(spec, "VERSION_INFO")) {
-      const platformFms = env.nativeCpuid(e.leaf, 0).eax >>> 0;
+      const platformFms = env.platformFms >>> 0;
       if (final[0] === 0) final[0] = platformFms;
       const ok = migratable ? fmsAllowed(spec, final[0], platformFms) : final[0] === platformFms;
       if (!ok) return invalid("CPUID_CONFIG", e.raw);

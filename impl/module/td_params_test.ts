@@ -5,6 +5,7 @@ import { theSpec } from "../spec/mod.ts";
 import { StructCodec } from "../spec/codec.ts";
 import { tdParams, type TdParamsOptions } from "./testing/td_fixture.ts";
 import {
+  cpuidKey,
   evaluateTdParams,
   type TdConfigurability,
   type TdParamsEnv,
@@ -32,6 +33,7 @@ const env = (o: Partial<TdParamsEnv> = {}): TdParamsEnv => ({
   septRoot: 0x7000n,
   tscAdjustConsistent: true,
   nativeCpuid: (leaf) => ({ eax: leaf === 1 ? FMS : 0, ebx: 0, ecx: 0, edx: 0 }),
+  platformFms: FMS,
   archCapabilities: 0n,
   nativeTscFrequency: 2_100_000_000n,
   tsc: 0n,
@@ -96,4 +98,20 @@ Deno.test("TD_PARAMS: the virtual TSC runs at TSC_FREQUENCY x 25 MHz and starts 
   // One native second later, about 2.5 G virtual ticks have passed.
   const later = virt(tsc + native);
   assert.ok(later > 2_499_999_000n && later <= 2_500_000_000n, `${later}`);
+});
+
+Deno.test("TD_PARAMS: a configurable leaf's fixed bits are applied before the configuration", () => {
+  // Natively: an APIC ID in EBX[31:24], PSN (EDX[17], FIXED0), no hypervisor bit (ECX[31],
+  // FIXED1) and no APIC bit (EDX[9], FIXED1).
+  const nativeCpuid = (leaf: number) =>
+    leaf === 1
+      ? { eax: FMS, ebx: 0x0500_0800, ecx: 0, edx: 1 << 17 }
+      : { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+  const v = verdict({}, { nativeCpuid });
+  assert.ok(v.ok);
+  const [eax, ebx, ecx, edx] = v.config.cpuid.get(cpuidKey(1, 0xFFFF_FFFF))!;
+  assert.equal(eax, FMS);
+  assert.equal(ebx, 0x0800);
+  assert.equal(ecx >>> 31, 1);
+  assert.equal(edx, 1 << 9);
 });

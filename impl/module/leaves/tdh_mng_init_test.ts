@@ -3,9 +3,9 @@ import { encodeBits } from "../../spec/bits.ts";
 import { StructCodec } from "../../spec/codec.ts";
 import type { Spec } from "../../spec/mod.ts";
 import { lockKey } from "../locks.ts";
-import type { Platform } from "../testing/fixture.ts";
-import { cpuidConfigurable } from "../td_params.ts";
-import { tdParams, type TdParamsOptions, writeTdParams } from "../testing/td_fixture.ts";
+import { Platform } from "../testing/fixture.ts";
+import { cpuidConfigurable, cpuidKey } from "../td_params.ts";
+import { tdParams, type TdParamsOptions, tdState, writeTdParams } from "../testing/td_fixture.ts";
 import {
   dispatcherRows,
   hpaRows,
@@ -430,3 +430,19 @@ tdStatusTests(LEAF, [
       call(w, { numL2Vms: 1, attributes: bits(w, "TD_ATTRIBUTES", { MIGRATABLE: 1n }) }),
   },
 ]);
+
+Deno.test("TDH.MNG.INIT: the TD's CPUID has the module's fixed bits, not the CPU's", () => {
+  const p = new Platform();
+  const leaf = (name: string) => Number(p.spec.enumValue("CPUID_LEAF", name));
+  // A CPU with a basic leaf beyond the module's highest (CPUID(0).EAX is FIXED1 0x23).
+  p.cpu.cpuid.patch(leaf("MAX_BASIC"), "*", { eax: 0x24 });
+  const td = p.createTd();
+  const cpuid = tdState(p, td).cpuid!;
+  assert.equal(cpuid.get(cpuidKey(leaf("MAX_BASIC"), 0xFFFF_FFFF))![0], 0x23);
+  // CPUID(1): the hypervisor bit (ECX[31]) is set though the CPU lacks it; PSN (EDX[17]) cleared.
+  const [, , ecx, edx] = cpuid.get(cpuidKey(leaf("VERSION_INFO"), 0xFFFF_FFFF))!;
+  assert.equal(p.cpu.cpuidOn(0, leaf("VERSION_INFO"), 0).ecx >>> 31, 0);
+  assert.equal(ecx >>> 31, 1);
+  assert.equal((p.cpu.cpuidOn(0, leaf("VERSION_INFO"), 0).edx >>> 17) & 1, 1);
+  assert.equal((edx >>> 17) & 1, 0);
+});

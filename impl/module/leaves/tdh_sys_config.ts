@@ -8,6 +8,7 @@ import { faultCompletion, lockGlobal, sharedBufferInvalid } from "../platform_he
 import { platformLimit } from "../platform_limits.ts";
 import { checkTdmr, type TdmrEntry } from "../tdmr_checks.ts";
 import { addOnFeaturesInvalid, extensionsSupported } from "../extensions.ts";
+import { completeCpuidHandling } from "../platform_sample.ts";
 
 function toEntry(d: DecodedStruct): TdmrEntry {
   const u = (k: string) => d[k] as bigint;
@@ -89,6 +90,7 @@ export const tdhSysConfig: LeafHandler = (ctx) => {
     initialized: 0n,
   }));
   p.addOnFeatures = addOn;
+  completeCpuidHandling(ctx.spec, s);
   p.packagesKeyConfigured.clear();
   p.sysState = "SYSCONFIG_DONE";
   return ctx.ok();

@@ -3,7 +3,8 @@ import { Platform } from "../testing/fixture.ts";
 import { type Expected, expectStatus } from "../testing/expect_status.ts";
 import type { PlannedTdmr } from "../testing/platform_layout.ts";
 import { lockKey } from "../locks.ts";
-import { multiInfo } from "../platform_sample.ts";
+import { multiInfo, nativeSampledCpuid, sampledCpuid } from "../platform_sample.ts";
+import { nativeTscHz } from "../host_priority.ts";
 
 const GiB = 1n << 30n;
 const MiB = 1n << 20n;
@@ -326,4 +327,26 @@ Deno.test("TDH.SYS.CONFIG: one TDMR of the plan is enough", () => {
   });
   expectStatus(r, { name: "TDX_SUCCESS" });
   assert.equal(p.module.state.platform.tdmrs[0].reserved.length, plan[0].reserved.length);
+});
+
+Deno.test("TDH.SYS.CONFIG fixes the TD CPUID values; the raw sample and TSC frequency stay", () => {
+  const p = new Platform();
+  const version = Number(p.spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
+  // LP 0's APIC ID is 0; give every LP one in CPUID(1).EBX[31:24] so there is one to clear.
+  p.cpu.cpuid.patch(version, "*", { ebx: 0x0700_0800 });
+  p.initLps();
+  const s = p.module.state.platform.sampled!;
+  const hz = nativeTscHz(p.spec, p.cpu, p.module.state);
+  const raw = sampledCpuid(s, version, 0)!;
+  assert.equal(raw.ebx, 0x0700_0800);
+  assert.equal(raw.ecx >>> 31, 0);
+  p.configure();
+  const fixed = sampledCpuid(s, version, 0)!;
+  assert.equal(fixed.ebx, 0x0800);
+  assert.equal(fixed.ecx >>> 31, 1);
+  assert.deepEqual(nativeSampledCpuid(s, version, 0), raw);
+  // The fixed CPUID(0x15) has the TD's 1:1 ratio; the native frequency still comes from the CPU's.
+  const tsc = Number(p.spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
+  assert.equal(sampledCpuid(s, tsc, 0)!.eax, 1);
+  assert.equal(nativeTscHz(p.spec, p.cpu, p.module.state), hz);
 });

@@ -7,6 +7,7 @@ import type { LeafHandler } from "../leaf_context.ts";
 import { lockGlobal } from "../platform_helpers.ts";
 import { isHandoffData, retrieveHandoff } from "../handoff.ts";
 import { addOnFeaturesInvalid, extensionsSupported } from "../extensions.ts";
+import { completeCpuidHandling } from "../platform_sample.ts";
 
 export const tdhSysUpdate: LeafHandler = (ctx) => {
   if (ctx.version >= 1 && !extensionsSupported(ctx.state)) {
@@ -39,6 +40,7 @@ export const tdhSysUpdate: LeafHandler = (ctx) => {
     }
   }
   retrieveHandoff(ctx.state, data);
+  completeCpuidHandling(ctx.spec, p.sampled);
   h.valid = false;
   h.size = 0;
   p.sysState = "SYS_READY";

@@ -3,6 +3,7 @@ import { Platform } from "../testing/fixture.ts";
 import { type Expected, expectStatus } from "../testing/expect_status.ts";
 import { lockKey } from "../locks.ts";
 import { defaultModuleProfile, type ModuleProfile } from "../module_profile.ts";
+import { nativeSampledCpuid, sampledCpuid } from "../platform_sample.ts";
 import {
   initExtensions,
   initQuoting,
@@ -241,4 +242,20 @@ Deno.test("an update to a module with a smaller maximum quote size is accepted",
   prof.extensions.maxQuoteSize /= 2;
   updateTo(p, prof);
   expectStatus(p.seamcall("TDH.SYS.UPDATE"), { name: "TDX_SUCCESS" });
+});
+
+Deno.test("TDH.SYS.UPDATE fixes the new module's TD CPUID values as TDH.SYS.CONFIG does", () => {
+  const p = new Platform();
+  p.readyPlatform();
+  updateTo(p);
+  const s = p.module.state.platform.sampled!;
+  const version = Number(p.spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
+  const native = nativeSampledCpuid(s, version, 0)!;
+  // The CPU has no hypervisor bit (ECX[31], FIXED1) but has PSN (EDX[17], FIXED0).
+  assert.equal(sampledCpuid(s, version, 0)!.ecx >>> 31, 0);
+  assert.equal((sampledCpuid(s, version, 0)!.edx >>> 17) & 1, 1);
+  expectStatus(p.seamcall("TDH.SYS.UPDATE"), { name: "TDX_SUCCESS" });
+  assert.equal(sampledCpuid(s, version, 0)!.ecx >>> 31, 1);
+  assert.equal((sampledCpuid(s, version, 0)!.edx >>> 17) & 1, 0);
+  assert.deepEqual(nativeSampledCpuid(s, version, 0), native);
 });

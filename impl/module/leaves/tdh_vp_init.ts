@@ -8,6 +8,7 @@ import { associateVcpu, explicitTdvpr, tdvpsComplete } from "../td_checks.ts";
 import { tdxLimit } from "../td_limits.ts";
 import { tscAdjustConsistent, tscOf } from "../lp_msrs.ts";
 import { setVcpuField, tdField } from "../md_fields.ts";
+import { sampledCpuid } from "../platform_sample.ts";
 
 export const tdhVpInit: LeafHandler = (ctx) => {
   const r = explicitTdvpr(ctx, ctx.in("tdvpr_pa"), ctx.operandOf("tdvpr_pa"), "exclusive");
@@ -35,7 +36,9 @@ export const tdhVpInit: LeafHandler = (ctx) => {
   const gpaw = decodeBits(ctx.spec.bitfield("CONFIG_FLAGS").fields, td.configFlags ?? 0n)
     .fields.GPAW === 1n;
   const versionLeaf = Number(ctx.spec.enumValue("CPUID_LEAF", "VERSION_INFO"));
-  const fms = ctx.state.platform.sampled?.platformFms ??
+  // The module's CPUID(1).EAX: the platform's FMS with the fixed bits applied.
+  const sampled = ctx.state.platform.sampled;
+  const fms = (sampled && sampledCpuid(sampled, versionLeaf, 0))?.eax ??
     ctx.cpu.cpuidOn(ctx.lp.id, versionLeaf, 0).eax;
   vcpu.gprs.clear();
   vcpu.gprs.set("RBX", tdxLimit(ctx.spec, gpaw ? "MAX_PA_FOR_GPAW" : "MAX_PA_FOR_GPA_NOT_WIDE"));
