@@ -153,8 +153,3 @@ export function mapGuest(
   if (!r.ok) return { ok: false, done: guestFault(ctx, g, r) };
   return r;
 }
-
-/** The RTMR lock of a TD (TDG.MR.RTMR.EXTEND exclusive, TDG.MR.REPORT shared). */
-export function rtmrLock(td: TdState): string {
-  return `rtmr:${td.tdr.toString(16)}`;
-}

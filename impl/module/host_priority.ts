@@ -1,5 +1,5 @@
 // Host-priority back-off as the guest sees it. A guest-side lock that finds the host asked
-// for priority (sept.ts lockEntryGuest) makes the TDCALL leaf answer
+// for priority (sept.ts lockEntryGuest, rtmr_lock.ts) makes the TDCALL leaf answer
 // TDX_OPERAND_BUSY_HOST_PRIORITY; the TDCALL dispatcher then, for every TDCALL that returns
 // to the guest:
 // - turns that status into TDX_OPERAND_BUSY with the same detail (older guests know only it);

@@ -8,7 +8,8 @@
 // and exits to the host with TDX_CROSS_TD_TRAP, the failure in RDX and the target TDR in R8.
 import type { Completion } from "./completion.ts";
 import type { LeafContext } from "./leaf_context.ts";
-import { currentGuest, type GuestCaller, rtmrLock } from "./guest_access.ts";
+import { currentGuest, type GuestCaller } from "./guest_access.ts";
+import { lockRtmrGuest } from "./rtmr_lock.ts";
 import { checkAndLockHpa } from "./hpa_checks.ts";
 import {
   catalog,
@@ -115,7 +116,7 @@ export function servtdAccess(ctx: LeafContext, write: boolean): Completion {
   if (!b.uuid.every((x, i) => x === own[i])) {
     return crossTdTrap(ctx, g, ctx.status("TDX_SERVTD_UUID_MISMATCH"), tdr);
   }
-  const rtmrBusy = ctx.lock(rtmrLock(g.td), "shared", "RTMR");
+  const rtmrBusy = lockRtmrGuest(ctx, g.td, "shared");
   if (rtmrBusy) return rtmrBusy;
   const hash = servtdInfoHash(ctx.spec, g.td, b.attributes);
   if (!b.infoHash.every((x, i) => x === hash[i])) {

@@ -173,6 +173,8 @@ export interface TdState {
   l2Sept?: Map<string, SeptEntry>[];
   /** SEPT entries (`${vm}:${level}:${gpa}`) a host-side operation found locked: guest lockers yield. */
   septHostPriority?: Set<string>;
+  /** A host-side attempt found the RTMR lock held: guest attempts yield (rtmr_lock.ts). */
+  rtmrHostPriority?: boolean;
   /** HP_LOCK_TIMEOUT in native TSC ticks once the host wrote it (host_priority.ts). */
   hpLockTimeoutTsc?: bigint;
   /**

@@ -9,7 +9,7 @@
 import { DEFAULT_PLATFORM, type PlatformConfig, type SmrrConfig } from "../../impl/cpu/cpu.ts";
 import type { Platform } from "../../impl/module/testing/fixture.ts";
 import { lockKey, type LockMode } from "../../impl/module/locks.ts";
-import { rtmrLock } from "../../impl/module/guest_access.ts";
+import { rtmrLock } from "../../impl/module/rtmr_lock.ts";
 import { servtdBindingsLock } from "../../impl/module/servtd.ts";
 import { catalog, mdElementLockKeyOf } from "../../impl/module/metadata.ts";
 import { enterEpoch, exitEpoch } from "../../impl/module/tlb_tracking.ts";

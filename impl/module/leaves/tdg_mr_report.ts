@@ -3,14 +3,8 @@
 // SEAMDB_REPORT makes the REPORTMACSTRUCT for the TD's SEAM database entry; its MAC and
 // TCB parts are modelled by impl/module/report.ts, its entry check by impl/cpu/seamdb.ts.
 import type { LeafContext, LeafHandler } from "../leaf_context.ts";
-import {
-  aboveGpaw,
-  currentGuest,
-  mapGuest,
-  noCompletion,
-  readGuest,
-  rtmrLock,
-} from "../guest_access.ts";
+import { lockRtmrGuest } from "../rtmr_lock.ts";
+import { aboveGpaw, currentGuest, mapGuest, noCompletion, readGuest } from "../guest_access.ts";
 import { catalog, elementValue } from "../metadata.ts";
 import { buildTdReport } from "../report.ts";
 
@@ -38,7 +32,7 @@ export const tdgMrReport: LeafHandler = (ctx) => {
   if (!data.ok) return data.done;
   const subtype = ctx.in("subtype");
   if (subtype !== 0n) return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("subtype"));
-  const busy = ctx.lock(rtmrLock(g.td), "shared", "RTMR");
+  const busy = lockRtmrGuest(ctx, g.td, "shared");
   if (busy) return busy;
   // TDINFO is built; a pending interrupt makes the guest run the TDCALL again later.
   if (g.vcpu.guestInterruptPending) return noCompletion(ctx);

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { type DecodedStruct, StructCodec } from "../../spec/codec.ts";
 import { GuestHarness } from "../testing/guest_harness.ts";
-import { rtmrLock } from "../guest_access.ts";
+import { rtmrLock } from "../rtmr_lock.ts";
 import { macMatches, teeInfoHash } from "../report.ts";
 import { servtdOf } from "../servtd_state.ts";
 

@@ -1,7 +1,8 @@
 // TDG.MR.RTMR.EXTEND: RTMR[index] = SHA-384(RTMR[index] || 48 bytes of guest data).
 import { createHash } from "node:crypto";
 import type { LeafHandler } from "../leaf_context.ts";
-import { aboveGpaw, currentGuest, readGuest, rtmrLock, sharedBit } from "../guest_access.ts";
+import { aboveGpaw, currentGuest, readGuest, sharedBit } from "../guest_access.ts";
+import { lockRtmrGuest } from "../rtmr_lock.ts";
 
 const DATA_ALIGNMENT = 64n;
 const SHA384_BYTES = 48;
@@ -20,7 +21,7 @@ export const tdgMrRtmrExtend: LeafHandler = (ctx) => {
   if (index >= BigInt(g.td.rtmr.length)) {
     return ctx.status("TDX_OPERAND_INVALID", ctx.operandOf("index"));
   }
-  const busy = ctx.lock(rtmrLock(g.td), "exclusive", "RTMR");
+  const busy = lockRtmrGuest(ctx, g.td, "exclusive");
   if (busy) return busy;
   const i = Number(index);
   g.td.rtmr[i] = new Uint8Array(

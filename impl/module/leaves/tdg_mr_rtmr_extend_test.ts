@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { GuestHarness } from "../testing/guest_harness.ts";
-import { rtmrLock } from "../guest_access.ts";
+import { rtmrLock } from "../rtmr_lock.ts";
 
 const GPA = 0x10_0000n;
 

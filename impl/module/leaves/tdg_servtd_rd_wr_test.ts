@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { rtmrLock } from "../guest_access.ts";
+import { rtmrLock } from "../rtmr_lock.ts";
 import { lockKey } from "../locks.ts";
 import { catalog, FIELD_ID_NA, mdElementLockKey } from "../metadata.ts";
 import { migDecKey, migEncKey, migVersion, servtdBindingsLock, uuidWord } from "../servtd.ts";

@@ -7,7 +7,7 @@ import type { LeafHandler } from "../leaf_context.ts";
 import type { LeafContext } from "../leaf_context.ts";
 import type { Completion } from "../completion.ts";
 import { checkTdr, checkTdState } from "../td_gate.ts";
-import { rtmrLock } from "../guest_access.ts";
+import { lockRtmrHost } from "../rtmr_lock.ts";
 import {
   bindingHandle,
   checkOtherTdState,
@@ -96,7 +96,7 @@ export const tdhServtdBind: LeafHandler = (ctx) => {
   const busy = ctx.lock(servtdBindingsLock(target.tdr), "exclusive", "SERVTD_BINDINGS");
   if (busy) return busy;
   // The service TD's TDINFO is read under its RTMR lock.
-  const rtmrBusy = ctx.lock(rtmrLock(servtdTd), "shared", "RTMR");
+  const rtmrBusy = lockRtmrHost(ctx, servtdTd);
   if (rtmrBusy) return rtmrBusy;
   const hash = servtdInfoHash(ctx.spec, servtdTd, attributes);
   const b = servtdOf(ctx.spec, target).bindings[Number(slot)];

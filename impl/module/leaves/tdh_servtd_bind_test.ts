@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { rtmrLock } from "../guest_access.ts";
+import { rtmrLock } from "../rtmr_lock.ts";
 import { lockKey } from "../locks.ts";
 import { servtdBindingsLock, servtdHashOf, servtdInfoHash, uuidWord } from "../servtd.ts";
 import { servtdOf } from "../servtd_state.ts";
