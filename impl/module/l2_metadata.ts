@@ -2,6 +2,7 @@
 // only for VM 0 and the TD's L2 VMs; an L2 VMCS's virtual-APIC page address is the GPA
 // L1 wrote (TDVPS L2_VAPIC_GPA), a private GPA within the GPA width, NULL_PA until set.
 import { checkPrivateGpa, NULL_PA, septGeometry } from "./sept.ts";
+import { nullPaWrite } from "./md_pa_field.ts";
 import type { MdContext, MdElement, MdFieldHandler, MdHandlers } from "./metadata.ts";
 import { l2Of } from "./l2_state.ts";
 
@@ -13,8 +14,7 @@ function vapicGpa(vm: number): MdFieldHandler {
   return {
     exists: (c: MdContext) => vm <= (c.td?.numL2Vms ?? 0),
     read: (c) => l2Of(c.vcpu!).vapicGpa.get(vm) ?? NULL_PA,
-    // NULL_PA's bits outside the write mask do not count as set (the PA-attribute rule).
-    adjustOnWrite: (_c, _el, cur, writeMask) => cur === NULL_PA ? cur & writeMask : cur,
+    adjustOnWrite: nullPaWrite,
     write: (c, _el, value) => {
       if (!checkPrivateGpa(septGeometry(c.spec, c.td!), value)) {
         return { status: "TDX_METADATA_FIELD_VALUE_NOT_VALID" };

@@ -5,7 +5,7 @@
 import { decodeBits } from "../spec/bits.ts";
 import { catalog, type MdContext, type MdElement, type MdHandlers } from "./metadata.ts";
 import { tdxLimit } from "./td_limits.ts";
-import { NULL_PA } from "./sept.ts";
+import { nullPaWrite } from "./md_pa_field.ts";
 
 function stored(c: MdContext, name: string): { value: bigint; code: bigint } {
   const cat = catalog(c.spec);
@@ -17,7 +17,7 @@ function stored(c: MdContext, name: string): { value: bigint; code: bigint } {
 
 export const VMCS_MD_VALUES: MdHandlers = {
   POSTED_INTR_DESC_ADDR: {
-    adjustOnWrite: (_c, _el, cur, writeMask) => cur === NULL_PA ? cur & writeMask : cur,
+    adjustOnWrite: nullPaWrite,
   },
   PIN_BASED_VM_EXEC_CONTROL: {
     write: (c: MdContext, el: MdElement, value: bigint) => {
