@@ -1,9 +1,7 @@
 import { strict as assert } from "node:assert";
-import { lockKey } from "../locks.ts";
 import { Platform } from "../testing/fixture.ts";
 import {
-  dispatcherRows,
-  hpaRows,
+  tdrGateRows,
   tdStatusTests,
   type TdWorld,
   type WorldOptions,
@@ -43,39 +41,12 @@ tdStatusTests(LEAF, [
       assert.equal(w.tdState.epoch, (w as unknown as { epoch: bigint }).epoch + 1n);
     },
   },
-  ...dispatcherRows(LEAF, (w) => ({ inputs: { tdr_pa: w.td.tdr } })),
-  ...hpaRows({
+  ...tdrGateRows(LEAF, {
     operand: "RCX",
-    what: "TDR",
     world: runnable,
-    call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
-    page: (w) => w.td.tdr,
-    wrongPage: (w) => w.page(),
     lock: "exclusive",
-    lockKey: lockKey.page,
+    live: live,
   }),
-  {
-    status: "TDX_TD_FATAL",
-    why: "the TD is marked fatal (injected)",
-    world: runnable,
-    setup: (w) => {
-      const c = live(w);
-      w.tdState.fatal = true;
-      return c;
-    },
-  },
-  {
-    status: "TDX_TD_KEYS_NOT_CONFIGURED",
-    why: "TDH.MNG.KEY.CONFIG not done",
-    world: { td: { stage: "created" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_TDCS_NOT_ALLOCATED",
-    why: "no TDCS page",
-    world: { td: { stage: "keys" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
   {
     status: "TDX_OP_STATE_INCORRECT",
     why: "no export session (RUNNABLE)",

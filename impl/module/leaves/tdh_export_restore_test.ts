@@ -3,8 +3,7 @@ import { decodeBits } from "../../spec/bits.ts";
 import { lockKey } from "../locks.ts";
 import { Platform } from "../testing/fixture.ts";
 import {
-  dispatcherRows,
-  hpaRows,
+  tdrGateRows,
   tdStatusTests,
   type TdWorld,
   type WorldOptions,
@@ -109,50 +108,13 @@ tdStatusTests(LEAF, [
     detail: 1n,
     then: (w) => assert.equal(entryStatus(w, 0), "SEPT_WALK_FAILED"),
   },
-  ...dispatcherRows(LEAF, (w) => ({ inputs: { tdr_pa: w.td.tdr } })),
-  ...hpaRows({
+  ...tdrGateRows(LEAF, {
     operand: "RDX",
-    what: "TDR",
     world: built,
-    call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
-    page: (w) => w.td.tdr,
-    wrongPage: (w) => w.page(),
     lock: "shared",
-    lockKey: lockKey.page,
+    live: aborted,
+    opStateHeld: "exclusive",
   }),
-  {
-    status: "TDX_TD_FATAL",
-    why: "the TD is marked fatal (injected)",
-    world: built,
-    setup: (w) => {
-      const c = aborted(w);
-      w.tdState.fatal = true;
-      return c;
-    },
-  },
-  {
-    status: "TDX_TD_KEYS_NOT_CONFIGURED",
-    why: "TDH.MNG.KEY.CONFIG not done",
-    world: { td: { stage: "created" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_TDCS_NOT_ALLOCATED",
-    why: "no TDCS page",
-    world: { td: { stage: "keys" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_OPERAND_BUSY",
-    operand: "OP_STATE",
-    why: "another operation holds the OP_STATE lock exclusively",
-    world: built,
-    setup: (w) => {
-      const c = aborted(w);
-      w.hold(lockKey.tdcs(w.td.tdr));
-      return c;
-    },
-  },
   {
     status: "TDX_OP_STATE_INCORRECT",
     why: "the TD is not finalized (INITIALIZED)",

@@ -2,12 +2,7 @@ import { strict as assert } from "node:assert";
 import { decodeBits } from "../../spec/bits.ts";
 import { lockKey } from "../locks.ts";
 import { catalog } from "../metadata.ts";
-import {
-  dispatcherRows,
-  hpaRows,
-  tdStatusTests,
-  type TdWorld,
-} from "../testing/td_status_table.ts";
+import { tdrGateRows, tdStatusTests, type TdWorld } from "../testing/td_status_table.ts";
 import { gpaAndLevel } from "../testing/td_fixture.ts";
 import { alignDown, entryAt, entryLockKey, septGeometry, setState } from "../sept.ts";
 import {
@@ -233,50 +228,13 @@ tdStatusTests(LEAF, [
       assert.equal((r.status >> 61n) & 1n, 0n);
     },
   },
-  ...dispatcherRows(LEAF, (w) => ({ inputs: { tdr_pa: w.td.tdr } })),
-  ...hpaRows({
+  ...tdrGateRows(LEAF, {
     operand: "RDX",
-    what: "TDR",
     world: tdcs,
-    call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
-    page: (w) => w.td.tdr,
-    wrongPage: (w) => w.page(),
     lock: "shared",
-    lockKey: lockKey.page,
+    live: fresh,
+    opStateHeld: "exclusive",
   }),
-  {
-    status: "TDX_TD_FATAL",
-    why: "the TD is marked fatal (injected)",
-    world: tdcs,
-    setup: (w) => {
-      const c = fresh(w);
-      w.tdState.fatal = true;
-      return c;
-    },
-  },
-  {
-    status: "TDX_TD_KEYS_NOT_CONFIGURED",
-    why: "TDH.MNG.KEY.CONFIG not done",
-    world: { td: { stage: "created" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_TDCS_NOT_ALLOCATED",
-    why: "no TDCS page",
-    world: { td: { stage: "keys" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_OPERAND_BUSY",
-    operand: "OP_STATE",
-    why: "another operation holds the OP_STATE lock exclusively",
-    world: tdcs,
-    setup: (w) => {
-      const c = fresh(w);
-      w.hold(lockKey.tdcs(w.td.tdr));
-      return c;
-    },
-  },
   {
     status: "TDX_OP_STATE_INCORRECT",
     why: "no import session",

@@ -1,11 +1,5 @@
 import { strict as assert } from "node:assert";
-import { lockKey } from "../locks.ts";
-import {
-  dispatcherRows,
-  hpaRows,
-  tdStatusTests,
-  type TdWorld,
-} from "../testing/td_status_table.ts";
+import { tdrGateRows, tdStatusTests, type TdWorld } from "../testing/td_status_table.ts";
 import { migLockKey, migrationOf } from "../migration/session.ts";
 import {
   addStreams,
@@ -56,39 +50,12 @@ tdStatusTests(LEAF, [
       assert.equal(migrationOf(w.tdState).links[1].migsc.expectedMbCounter, 1);
     },
   },
-  ...dispatcherRows(LEAF, (w) => ({ inputs: { tdr_pa: w.td.tdr } })),
-  ...hpaRows({
+  ...tdrGateRows(LEAF, {
     operand: "RCX",
-    what: "TDR",
     world: tdcs,
-    call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
-    page: (w) => w.td.tdr,
-    wrongPage: (w) => w.page(),
     lock: "exclusive",
-    lockKey: lockKey.page,
+    live: tracked,
   }),
-  {
-    status: "TDX_TD_FATAL",
-    why: "the TD is marked fatal (injected)",
-    world: tdcs,
-    setup: (w) => {
-      const c = tracked(w);
-      w.tdState.fatal = true;
-      return c;
-    },
-  },
-  {
-    status: "TDX_TD_KEYS_NOT_CONFIGURED",
-    why: "TDH.MNG.KEY.CONFIG not done",
-    world: { td: { stage: "created" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
-  {
-    status: "TDX_TDCS_NOT_ALLOCATED",
-    why: "no TDCS page",
-    world: { td: { stage: "keys" } },
-    setup: (w) => ({ inputs: { tdr_pa: w.td.tdr } }),
-  },
   {
     status: "TDX_OP_STATE_INCORRECT",
     why: "no import session (UNINITIALIZED)",

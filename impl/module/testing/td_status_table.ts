@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import type { GuestProgram } from "../../cpu/guest_execution.ts";
 import { type CallResult, Platform } from "./fixture.ts";
-import type { LockMode } from "../locks.ts";
+import { lockKey, type LockMode } from "../locks.ts";
 import type { TdState, VcpuState } from "../state.ts";
 import {
   type CreatedTd,
@@ -258,4 +258,71 @@ export function hpaRows(opts: {
       setup: (w) => call(w, opts.wrongPage(w)),
     },
   ];
+}
+
+/**
+ * The rows every leaf that names a TD by its TDR answers alike: the dispatcher's, the TDR
+ * operand's (`operand`, taken in mode `lock`), a fatal TD, keys not configured, no TDCS
+ * page; with `opStateHeld`, OP_STATE busy while another operation holds it in that mode.
+ * `live` is a valid call on the world's TD.
+ */
+export function tdrGateRows(leaf: string, opts: {
+  operand: string;
+  world: WorldOptions;
+  lock: LockMode;
+  live: (w: TdWorld) => LeafCall;
+  opStateHeld?: LockMode;
+}): TdStatusRow[] {
+  const { world, live } = opts;
+  const tdrOnly = (w: TdWorld) => ({ inputs: { tdr_pa: w.td.tdr } });
+  const rows: TdStatusRow[] = [
+    ...dispatcherRows(leaf, tdrOnly),
+    ...hpaRows({
+      operand: opts.operand,
+      what: "TDR",
+      world,
+      call: (_w, pa) => ({ inputs: { tdr_pa: pa } }),
+      page: (w) => w.td.tdr,
+      wrongPage: (w) => w.page(),
+      lock: opts.lock,
+      lockKey: lockKey.page,
+    }),
+    {
+      status: "TDX_TD_FATAL",
+      why: "the TD is marked fatal (injected)",
+      world,
+      setup: (w) => {
+        const c = live(w);
+        w.tdState.fatal = true;
+        return c;
+      },
+    },
+    {
+      status: "TDX_TD_KEYS_NOT_CONFIGURED",
+      why: "TDH.MNG.KEY.CONFIG not done",
+      world: { td: { stage: "created" } },
+      setup: tdrOnly,
+    },
+    {
+      status: "TDX_TDCS_NOT_ALLOCATED",
+      why: "no TDCS page",
+      world: { td: { stage: "keys" } },
+      setup: tdrOnly,
+    },
+  ];
+  const held = opts.opStateHeld;
+  if (held) {
+    rows.push({
+      status: "TDX_OPERAND_BUSY",
+      operand: "OP_STATE",
+      why: `another operation holds the OP_STATE lock (${held})`,
+      world,
+      setup: (w) => {
+        const c = live(w);
+        w.hold(lockKey.tdcs(w.td.tdr), held);
+        return c;
+      },
+    });
+  }
+  return rows;
 }
