@@ -10,6 +10,7 @@ import type { LeafContext } from "./leaf_context.ts";
 import type { ModuleState, TdState } from "./state.ts";
 import type { TdConfigurability, TdParamsEnv } from "./td_params.ts";
 import { tdxLimit } from "./td_limits.ts";
+import { xfdFaultingMask, xsaveMaxSize } from "./xsave_components.ts";
 import { nativeSampledCpuid, sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
 
 /**
@@ -61,6 +62,8 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
   const sampledMsr = (name: string) =>
     sampled?.msrs.get(cpu.msrs.index(name)) ?? cpu.rdmsrNamed(lp, name) ?? 0n;
   const rootIndex = Number(tdxLimit(spec, "SEPT_ROOT_PAGE_INDEX"));
+  const rawCpuid = (leaf: number, subleaf: number) =>
+    (sampled && nativeSampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lp, leaf, subleaf);
   return {
     conf: tdConfigurability(spec, cpu, state, lp),
     numTdcx: td.tdcx.length,
@@ -79,6 +82,9 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
     archCapabilities: sampledMsr("IA32_ARCH_CAPABILITIES"),
     nativeTscFrequency: nativeTscFrequency(ctx),
     tsc: cpu.rdmsrNamed(lp, "IA32_TIME_STAMP_COUNTER") ?? 0n,
+    // XSAVE facts come from the raw sample: the fixed bits describe the TD, not the CPU.
+    xsaveMaxSize: (xcr0) => xsaveMaxSize(spec, xcr0, rawCpuid),
+    xfdFaultingMask: xfdFaultingMask(spec, rawCpuid),
   };
 }
 

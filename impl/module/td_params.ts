@@ -9,6 +9,7 @@ import type { DecodedStruct } from "../spec/codec.ts";
 import { decodeBits, encodeBits } from "../spec/bits.ts";
 import { requiredTdcsPages, tdxLimit, tdxLimitN } from "./td_limits.ts";
 import { applyCpuidFixed, cpuidFixed } from "./cpuid_fixed.ts";
+import { applyTdCpuidDeps } from "./td_cpuid_xfam.ts";
 
 export interface CpuidRegs {
   eax: number;
@@ -49,6 +50,10 @@ export interface TdParamsEnv {
   /** Native TSC frequency in Hz (CPUID 0x15) and the TSC now, for the TD's virtual TSC. */
   nativeTscFrequency: bigint;
   tsc: bigint;
+  /** CPUID(0xD,0).EBX the CPU gives with XCR0 = `xcr0` (the XSAVE area those components need). */
+  xsaveMaxSize(xcr0: bigint): number;
+  /** XSAVE components XFD can fault on, as TDH.SYS.INIT found them (0 without XFD). */
+  xfdFaultingMask: bigint;
 }
 
 /** The TD's configuration once TD_PARAMS is accepted. */
@@ -194,6 +199,7 @@ function applyCpuid(
   env: TdParamsEnv,
   input: DecodedStruct[],
   attributes: bigint,
+  xfam: bigint,
 ): TdParamsVerdict | Map<string, number[]> {
   const migratable = fields(spec, "TD_ATTRIBUTES", attributes).MIGRATABLE === 1n;
   const out = new Map<string, number[]>();
@@ -244,7 +250,14 @@ function applyCpuid(
     }
     out.set(cpuidKey(e.leaf, e.subleaf), final);
   }
-  return out;
+  // Then what XFAM and ATTRIBUTES allow. The masks leave HLE/RTM alone, so checking TSX
+  // above, before them, gives the module's verdicts.
+  return applyTdCpuidDeps(spec, out, {
+    xfam,
+    attributes,
+    xsaveMaxSize: (xcr0) => env.xsaveMaxSize(xcr0),
+    xfdFaultingMask: env.xfdFaultingMask,
+  });
 }
 
 /** The virtual IA32_ARCH_CAPABILITIES, or undefined when the configuration is not allowed. */
@@ -347,7 +360,13 @@ export function evaluateTdParams(
   if (msrCtls.RESERVED !== 0n) return invalid("RDX");
   if (!isZero(p.reserved_2)) return invalid("RDX");
 
-  const cpuid = applyCpuid(spec, env, p.cpuid_config_vals as DecodedStruct[], attributes);
+  const cpuid = applyCpuid(
+    spec,
+    env,
+    p.cpuid_config_vals as DecodedStruct[],
+    attributes,
+    xfam,
+  );
   if (!(cpuid instanceof Map)) return cpuid;
   // CPUID(0x15) tells the TD its TSC frequency: a 25 MHz crystal times TSC_FREQUENCY.
   const tscLeaf = cpuidKey(cpuidLeafNo(spec, "TSC_CRYSTAL"), 0xFFFF_FFFF);

@@ -5,6 +5,7 @@ import { theSpec } from "../spec/mod.ts";
 import { StructCodec } from "../spec/codec.ts";
 import { tdParams, type TdParamsOptions } from "./testing/td_fixture.ts";
 import {
+  cpuidConfigurable,
   cpuidKey,
   evaluateTdParams,
   type TdConfigurability,
@@ -37,6 +38,8 @@ const env = (o: Partial<TdParamsEnv> = {}): TdParamsEnv => ({
   archCapabilities: 0n,
   nativeTscFrequency: 2_100_000_000n,
   tsc: 0n,
+  xsaveMaxSize: () => 576,
+  xfdFaultingMask: 0n,
   ...o,
 });
 const codec = new StructCodec(spec);
@@ -114,4 +117,43 @@ Deno.test("TD_PARAMS: a configurable leaf's fixed bits are applied before the co
   assert.equal(ebx, 0x0800);
   assert.equal(ecx >>> 31, 1);
   assert.equal(edx, 1 << 9);
+});
+
+Deno.test("TD_PARAMS: the TD's CPUID follows its XFAM and ATTRIBUTES", () => {
+  // A CPU that enumerates everything, so that whatever the module clears shows.
+  const ones = 0xFFFF_FFFF;
+  const nativeCpuid = (leaf: number) =>
+    leaf === 1 ? { eax: FMS, ebx: ones, ecx: ones, edx: ones } : {
+      eax: ones,
+      ebx: ones,
+      ecx: ones,
+      edx: ones,
+    };
+  const avx512 = { AVX512_OPMASK: 1n, AVX512_ZMM_HI256: 1n, AVX512_HI16_ZMM: 1n };
+  const cpuidOf = (o: TdParamsOptions) => {
+    const v = verdict(o, { nativeCpuid, xsaveMaxSize: (xcr0) => Number(xcr0) });
+    assert.ok(v.ok, v.ok ? "" : `${v.status}/${v.detail}`);
+    return (leaf: number, subleaf = 0xFFFF_FFFF) => v.config.cpuid.get(cpuidKey(leaf, subleaf))!;
+  };
+  // The host asks for AVX512F (CPUID(7,0).EBX[16], allow-direct) in both TDs.
+  const leaf7 = cpuidConfigurable(spec).findIndex((e) => e.leaf === 7 && e.subleaf === 0);
+  const cpuid = { [leaf7]: { ebx: 1 << 16 } };
+  const full = cpuidOf({
+    xfam: X({ AVX: 1n, ...avx512, PT: 1n }),
+    attributes: bits("TD_ATTRIBUTES", { PERFMON: 1n }),
+    cpuid,
+  });
+  const plain = cpuidOf({ xfam: X({ AVX: 1n }), cpuid });
+  // AVX512F (CPUID(7,0).EBX[16]) only with the AVX-512 XFAM bits.
+  assert.equal((full(7, 0)[1] >>> 16) & 1, 1);
+  assert.equal((plain(7, 0)[1] >>> 16) & 1, 0);
+  // Processor trace only with XFAM.PT; the PMU leaf only with ATTRIBUTES.PERFMON.
+  assert.notDeepEqual(full(0x14, 0), [0, 0, 0, 0]);
+  assert.deepEqual(plain(0x14, 0), [0, 0, 0, 0]);
+  assert.notDeepEqual(full(0xA), [0, 0, 0, 0]);
+  assert.deepEqual(plain(0xA), [0, 0, 0, 0]);
+  // CPUID(0xD,0).ECX: the XSAVE size for XFAM's user components (here the XCR0 asked for).
+  assert.equal(plain(0xD, 0)[2], Number(X({ AVX: 1n })));
+  // Key Locker is never offered.
+  assert.deepEqual(full(0x19), [0, 0, 0, 0]);
 });

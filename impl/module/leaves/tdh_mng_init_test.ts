@@ -446,3 +446,28 @@ Deno.test("TDH.MNG.INIT: the TD's CPUID has the module's fixed bits, not the CPU
   assert.equal((p.cpu.cpuidOn(0, leaf("VERSION_INFO"), 0).edx >>> 17) & 1, 1);
   assert.equal((edx >>> 17) & 1, 0);
 });
+
+Deno.test("TDH.MNG.INIT: the TD's XSAVE enumeration follows its XFAM", () => {
+  const p = new Platform();
+  const xsave = Number(p.spec.enumValue("CPUID_LEAF", "XSAVE_STATE"));
+  const xfam = (v: Record<string, bigint>) =>
+    encodeBits(p.spec.bitfield("XFAM").fields, { X87: 1n, SSE: 1n, ...v });
+  const cpuidOf = (x: bigint) => {
+    const cpuid = tdState(p, p.createTd({ xfam: x })).cpuid!;
+    return (subleaf: number) => cpuid.get(cpuidKey(xsave, subleaf))!;
+  };
+  // The CPU enumerates AVX, AVX-512, PKRU and AMX (an 11008-byte area).
+  assert.equal(p.cpu.cpuidOn(0, xsave, 0).ecx, 0x2B00);
+  const sse = cpuidOf(xfam({}));
+  assert.equal(sse(0)[2], 576);
+  assert.equal(sse(0)[0], 3, "XCR0 may hold x87 and SSE only");
+  assert.deepEqual(sse(2), [0, 0, 0, 0]);
+  const avx = cpuidOf(xfam({ AVX: 1n }));
+  assert.equal(avx(0)[2], 576 + 256);
+  assert.equal(avx(2)[0], 256);
+  // XFD (CPUID(0xD,1).EAX[4]) only for a TD with AMX, the one XFD-faulting component here.
+  assert.equal((avx(1)[0] >>> 4) & 1, 0);
+  const amx = cpuidOf(xfam({ AVX: 1n, AMX_TILECFG: 1n, AMX_TILEDATA: 1n }));
+  assert.equal((amx(1)[0] >>> 4) & 1, 1);
+  assert.equal(amx(0)[2], 2816 + 8192);
+});
