@@ -5,7 +5,6 @@ import { hpLockTimeoutField, hpLockTimeoutTsc, nativeTscHz } from "./host_priori
 import type { MdContext, MdElement } from "./metadata.ts";
 import { entryAt, lockEntryHost } from "./sept.ts";
 import { tdxLimit } from "./td_limits.ts";
-import { LeafContext } from "./leaf_context.ts";
 
 const GPA = 0x20_0000n;
 const TSC = "IA32_TIME_STAMP_COUNTER";
@@ -77,15 +76,7 @@ Deno.test("host priority: any other TDCALL outcome ends the back-off", () => {
   const h = contended();
   accept(h);
   // The host took the entry (and cleared its priority) and let it go: the accept succeeds.
-  const host = new LeafContext(
-    h.spec,
-    h.p.cpu,
-    h.p.cpu.lps[1],
-    h.state,
-    h.spec.seamcall("TDH.MEM.RANGE.BLOCK"),
-    0,
-    {} as never,
-  );
+  const host = h.hostContext("TDH.MEM.RANGE.BLOCK");
   assert.ok(lockEntryHost(host, h.td, GPA, 0));
   host.releaseLocks();
   const r = accept(h);

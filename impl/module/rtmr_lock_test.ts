@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import { GuestHarness } from "./testing/guest_harness.ts";
-import { LeafContext } from "./leaf_context.ts";
 import { hpLockTimeoutTsc } from "./host_priority.ts";
 import { lockRtmrHost, rtmrLock } from "./rtmr_lock.ts";
 
@@ -16,15 +15,7 @@ function harness(): GuestHarness {
 
 /** TDH.SERVTD.BIND's attempt on the TD's RTMR lock, from another LP. */
 function hostAttempt(h: GuestHarness): string | undefined {
-  const host = new LeafContext(
-    h.spec,
-    h.p.cpu,
-    h.p.cpu.lps[1],
-    h.state,
-    h.spec.seamcall("TDH.SERVTD.BIND"),
-    0,
-    {} as never,
-  );
+  const host = h.hostContext("TDH.SERVTD.BIND");
   const busy = lockRtmrHost(host, h.td);
   host.releaseLocks();
   return busy?.name;

@@ -9,6 +9,7 @@ import type { MetadataItem } from "../../spec/types.ts";
 import { Cpu } from "../../cpu/cpu.ts";
 import { describeStatus } from "../completion.ts";
 import { TdxModule } from "../module.ts";
+import { LeafContext } from "../leaf_context.ts";
 import { levelSize, setEntry } from "../sept.ts";
 import type { TdState, VcpuState } from "../state.ts";
 
@@ -115,6 +116,20 @@ export class GuestHarness {
   }
   get state() {
     return this.p.module.state;
+  }
+
+  /** The context of a host SEAMCALL `leaf` running on another LP (`lp`), for its locks. */
+  hostContext(leaf: string, lp = 1): LeafContext {
+    const cpu = this.p.cpu;
+    return new LeafContext(
+      this.spec,
+      cpu,
+      cpu.lps[lp],
+      this.state,
+      this.spec.seamcall(leaf),
+      0,
+      {} as never,
+    );
   }
 
   /** A fresh host page (distinct per call). */
