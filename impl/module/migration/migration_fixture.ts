@@ -255,17 +255,11 @@ export function stateBuffers(p: Platform, pages: number) {
 }
 
 /**
- * A whole migration up to the destination's POST_IMPORT: the source exports its immutable
- * state, pauses, exports its TD and vCPU state and ends the in-order phase; the
- * destination imports each part, its vCPU created with TDH.VP.CREATE / TDH.VP.ADDCX.
- * Returns the destination's vCPU.
+ * The source's state up to its vCPU: an import session starts, the source pauses and
+ * exports its TD state (which the destination imports) and its vCPU state; the
+ * destination's vCPU is created, not yet initialised.
  */
-export function migrateToPostImport(
-  p: Platform,
-  src: CreatedTd,
-  srcVcpu: bigint,
-  dst: CreatedTd,
-): bigint {
+function exportUpToVp(p: Platform, src: CreatedTd, srcVcpu: bigint, dst: CreatedTd) {
   const call = (leaf: string, inputs: Inputs) => ok(leaf, p.seamcall(leaf, inputs));
   startImport(p, src.tdr, dst.tdr);
   call("TDH.EXPORT.PAUSE", { tdr_pa: src.tdr });
@@ -290,10 +284,26 @@ export function migrateToPostImport(
     migs_index_and_cmd: 0n,
   });
   const dstVcpu = createVcpu(p, dst, { init: false });
+  return { vp, pages: Number(r.out.num_pages), dstVcpu, call };
+}
+
+/**
+ * A whole migration up to the destination's POST_IMPORT: the source exports its immutable
+ * state, pauses, exports its TD and vCPU state and ends the in-order phase; the
+ * destination imports each part, its vCPU created with TDH.VP.CREATE / TDH.VP.ADDCX.
+ * Returns the destination's vCPU.
+ */
+export function migrateToPostImport(
+  p: Platform,
+  src: CreatedTd,
+  srcVcpu: bigint,
+  dst: CreatedTd,
+): bigint {
+  const { vp, pages, dstVcpu, call } = exportUpToVp(p, src, srcVcpu, dst);
   call("TDH.IMPORT.STATE.VP", {
     tdvpr_pa: dstVcpu,
     mbmd_hpa_and_size: vp.mbmd.operand,
-    page_list_info: withLastEntry(vp.list.info, Math.max(4, Number(r.out.num_pages))),
+    page_list_info: withLastEntry(vp.list.info, Math.max(4, pages)),
     migs_index_and_cmd: 0n,
   });
   const token = mbmdOperand(p);
@@ -319,30 +329,7 @@ export function readyForVpImport(p: Platform, dst: CreatedTd) {
   const srcVcpu = createVcpu(p, src);
   finalizeTd(p, src);
   addStreams(p, src.tdr);
-  startImport(p, src.tdr, dst.tdr);
-  const call = (leaf: string, inputs: Inputs) => ok(leaf, p.seamcall(leaf, inputs));
-  call("TDH.EXPORT.PAUSE", { tdr_pa: src.tdr });
-  const td = stateBuffers(p, 2);
-  call("TDH.EXPORT.STATE.TD", {
-    tdr_pa: src.tdr,
-    mbmd_hpa_and_size: td.mbmd.operand,
-    page_list_info: td.list.info,
-    migs_index_and_cmd: 0n,
-  });
-  call("TDH.IMPORT.STATE.TD", {
-    tdr_pa: dst.tdr,
-    mbmd_hpa_and_size: td.mbmd.operand,
-    page_list_info: withLastEntry(td.list.info, 1),
-    migs_index_and_cmd: 0n,
-  });
-  const vp = stateBuffers(p, 5);
-  const r = call("TDH.EXPORT.STATE.VP", {
-    tdvpr_pa: srcVcpu,
-    mbmd_hpa_and_size: vp.mbmd.operand,
-    page_list_info: vp.list.info,
-    migs_index_and_cmd: 0n,
-  });
-  const dstVcpu = createVcpu(p, dst, { init: false });
+  const { vp, pages, dstVcpu } = exportUpToVp(p, src, srcVcpu, dst);
   return {
     src,
     srcVcpu,
@@ -351,7 +338,7 @@ export function readyForVpImport(p: Platform, dst: CreatedTd) {
     inputs: {
       tdvpr_pa: dstVcpu,
       mbmd_hpa_and_size: vp.mbmd.operand,
-      page_list_info: withLastEntry(vp.list.info, Number(r.out.num_pages)),
+      page_list_info: withLastEntry(vp.list.info, pages),
       migs_index_and_cmd: 0n,
     } as Inputs,
   };
