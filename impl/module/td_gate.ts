@@ -28,7 +28,11 @@ export function checkTdr(
 }
 
 /** Whether OP_STATE `opState` allows `leaf`, by the spec's SEAMCALL_OP_STATES bitmap. */
-export function opStateAllows(ctx: LeafContext, leaf: string, opState: string): boolean {
+export function opStateAllows(
+  ctx: Pick<LeafContext, "spec">,
+  leaf: string,
+  opState: string,
+): boolean {
   const bitmap = ctx.spec.enumValue("SEAMCALL_OP_STATES", leaf);
   return ((bitmap >> ctx.spec.enumValue("OP_STATE", opState)) & 1n) === 1n;
 }

@@ -7,13 +7,12 @@ import type { TdState } from "../state.ts";
 import { migLimit } from "./limits.ts";
 import { migrationOf } from "./session.ts";
 import { forwardLink } from "./streams.ts";
-
-/** The in-order export phase, where each TDH.EXPORT.TRACK starts the next epoch. */
-const EXPORT_IN_ORDER = new Set(["OP_STATE_LIVE_EXPORT", "OP_STATE_PAUSED_EXPORT"]);
+import { opStateAllows } from "../td_gate.ts";
 
 /** Why the session cannot be brought to epoch `to`, or undefined once it is. */
 export function fastForwardExportEpoch(spec: Spec, td: TdState, to: bigint): string | undefined {
-  if (!EXPORT_IN_ORDER.has(td.opState)) {
+  // Where TDH.EXPORT.TRACK may run: the in-order export phase.
+  if (!opStateAllows({ spec }, "TDH.EXPORT.TRACK", td.opState)) {
     return `the TD is in ${td.opState}, not the in-order export phase`;
   }
   const link = forwardLink(migrationOf(td), 0);
