@@ -18,7 +18,7 @@ import type { Cpu, LogicalProcessor } from "../cpu/cpu.ts";
 import type { Registers } from "../cpu/registers.ts";
 import { type Completion, completion } from "./completion.ts";
 import type { MdContext, MdFieldHandler } from "./metadata.ts";
-import { nativeSampledCpuid } from "./platform_sample.ts";
+import { nativeTscHz as sampledTscHz } from "./platform_sample.ts";
 import type { ModuleState, TdState } from "./state.ts";
 import { tdxLimit } from "./td_limits.ts";
 
@@ -26,15 +26,9 @@ const USEC_PER_SECOND = 1_000_000n;
 const U32 = 0xFFFF_FFFFn;
 const U64 = 0xFFFF_FFFF_FFFF_FFFFn;
 
-/**
- * Native TSC frequency in Hz from the CPUID 0x15 TDH.SYS.INIT sampled (ECX x EBX / EAX),
- * raw: the fixed CPUID values hold the TD's crystal, not the CPU's.
- */
+/** The CPU's TSC frequency in Hz, from the CPUID TDH.SYS.INIT sampled. */
 export function nativeTscHz(spec: Spec, cpu: Cpu, state: ModuleState): bigint {
-  const leaf = Number(spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
-  const s = state.platform.sampled;
-  const v = (s && nativeSampledCpuid(s, leaf, 0)) ?? cpu.cpuidOn(0, leaf, 0);
-  return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
+  return sampledTscHz(spec, cpu, state.platform.sampled);
 }
 
 function usecToTsc(usec: bigint, hz: bigint): bigint {

@@ -267,6 +267,31 @@ export function nativeSampledCpuid(
   return v && { ...v };
 }
 
+/** CPUID as TDH.SYS.INIT sampled it, unfixed (before TDH.SYS.INIT, the LP's live CPUID). */
+export function rawCpuid(
+  cpu: Cpu,
+  sampled: SampledPlatform | undefined,
+  lp: number,
+  leaf: number,
+  subleaf: number,
+): CpuidValues {
+  return (sampled && nativeSampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lp, leaf, subleaf);
+}
+
+/**
+ * The CPU's TSC frequency in Hz from raw CPUID 0x15, crystal (ECX) x EBX / EAX: raw, since
+ * the fixed CPUID values hold the TD's 25 MHz crystal, not the CPU's.
+ */
+export function nativeTscHz(
+  spec: Spec,
+  cpu: Cpu,
+  sampled: SampledPlatform | undefined,
+  lp = 0,
+): bigint {
+  const v = rawCpuid(cpu, sampled, lp, Number(spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL")), 0);
+  return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
+}
+
 /**
  * The module's complete_cpuid_handling, at the end of TDH.SYS.CONFIG and TDH.SYS.UPDATE:
  * every TD CPUID value gets its FIXED0_OR_DYNAMIC bits cleared and FIXED1 bits set.

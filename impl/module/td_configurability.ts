@@ -11,7 +11,7 @@ import type { ModuleState, TdState } from "./state.ts";
 import type { TdConfigurability, TdParamsEnv } from "./td_params.ts";
 import { tdxLimit } from "./td_limits.ts";
 import { xfdFaultingMask, xsaveMaxSize } from "./xsave_components.ts";
-import { nativeSampledCpuid, sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
+import { nativeTscHz, rawCpuid, sampledCpuid, type SampledPlatform } from "./platform_sample.ts";
 
 /**
  * XCR0 and IA32_XSS components the CPU supports that the module recognises, from the
@@ -25,8 +25,7 @@ export function xsaveSupport(
   sampled?: SampledPlatform,
 ): bigint {
   const leaf = Number(spec.enumValue("CPUID_LEAF", "XSAVE_STATE"));
-  const read = (subleaf: number) =>
-    (sampled && nativeSampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lpId, leaf, subleaf);
+  const read = (subleaf: number) => rawCpuid(cpu, sampled, lpId, leaf, subleaf);
   const user = BigInt(read(0).eax >>> 0) & tdxLimit(spec, "XCR0_USER_BIT_MASK");
   const sup = BigInt(read(1).ecx >>> 0) & tdxLimit(spec, "XCR0_SUPERVISOR_BIT_MASK");
   return user | sup;
@@ -62,8 +61,7 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
   const sampledMsr = (name: string) =>
     sampled?.msrs.get(cpu.msrs.index(name)) ?? cpu.rdmsrNamed(lp, name) ?? 0n;
   const rootIndex = Number(tdxLimit(spec, "SEPT_ROOT_PAGE_INDEX"));
-  const rawCpuid = (leaf: number, subleaf: number) =>
-    (sampled && nativeSampledCpuid(sampled, leaf, subleaf)) ?? cpu.cpuidOn(lp, leaf, subleaf);
+  const raw = (leaf: number, subleaf: number) => rawCpuid(cpu, sampled, lp, leaf, subleaf);
   return {
     conf: tdConfigurability(spec, cpu, state, lp),
     numTdcx: td.tdcx.length,
@@ -83,19 +81,12 @@ export function tdParamsEnv(ctx: LeafContext, td: TdState): TdParamsEnv {
     nativeTscFrequency: nativeTscFrequency(ctx),
     tsc: cpu.rdmsrNamed(lp, "IA32_TIME_STAMP_COUNTER") ?? 0n,
     // XSAVE facts come from the raw sample: the fixed bits describe the TD, not the CPU.
-    xsaveMaxSize: (xcr0) => xsaveMaxSize(spec, xcr0, rawCpuid),
-    xfdFaultingMask: xfdFaultingMask(spec, rawCpuid),
+    xsaveMaxSize: (xcr0) => xsaveMaxSize(spec, xcr0, raw),
+    xfdFaultingMask: xfdFaultingMask(spec, raw),
   };
 }
 
-/**
- * The TSC frequency in Hz, from the raw sampled CPUID 0x15: crystal (ECX) x EBX / EAX. Raw,
- * since the fixed CPUID values hold the TD's 25 MHz crystal, not the CPU's.
- */
+/** The CPU's TSC frequency in Hz, from the CPUID TDH.SYS.INIT sampled. */
 export function nativeTscFrequency(ctx: LeafContext): bigint {
-  const leaf = Number(ctx.spec.enumValue("CPUID_LEAF", "TSC_CRYSTAL"));
-  const sampled = ctx.state.platform.sampled;
-  const v = (sampled && nativeSampledCpuid(sampled, leaf, 0)) ??
-    ctx.cpu.cpuidOn(ctx.lp.id, leaf, 0);
-  return (BigInt(v.ecx >>> 0) * BigInt(v.ebx >>> 0)) / BigInt(Math.max(1, v.eax >>> 0));
+  return nativeTscHz(ctx.spec, ctx.cpu, ctx.state.platform.sampled, ctx.lp.id);
 }
