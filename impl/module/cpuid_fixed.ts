@@ -6,6 +6,7 @@
 import type { Spec } from "../spec/mod.ts";
 import type { CpuidValues } from "../cpu/cpuid.ts";
 import { parseHex } from "../spec/hex.ts";
+import { leafSubleafValue } from "./td_params.ts";
 
 const REGS = ["eax", "ebx", "ecx", "edx"] as const;
 
@@ -15,10 +16,6 @@ export interface CpuidFixed {
 }
 
 const cache = new WeakMap<Spec, Map<bigint, CpuidFixed>>();
-
-/** Leaf in bits 31:0, sub-leaf in bits 63:32: how TD_CPUID_LOOKUP values name an entry. */
-const lookupValue = (leaf: number, subleaf: number) =>
-  BigInt(leaf >>> 0) | (BigInt(subleaf >>> 0) << 32n);
 
 /** The masks of every TD_CPUID_LOOKUP entry; a register not listed has none. */
 function table(spec: Spec): Map<bigint, CpuidFixed> {
@@ -44,7 +41,7 @@ function table(spec: Spec): Map<bigint, CpuidFixed> {
 
 /** The masks of one lookup entry (`subleaf` 0xFFFFFFFF: none); undefined if not virtualised. */
 export function cpuidFixed(spec: Spec, leaf: number, subleaf: number): CpuidFixed | undefined {
-  return table(spec).get(lookupValue(leaf, subleaf));
+  return table(spec).get(leafSubleafValue(spec, leaf, subleaf));
 }
 
 /** `v` with FIXED0_OR_DYNAMIC bits cleared and FIXED1 bits set. */

@@ -9,7 +9,7 @@ import type { SeamdbRef } from "../cpu/seamdb.ts";
 import type { ModuleProfile } from "./module_profile.ts";
 import { platformLimit, platformLimitN } from "./platform_limits.ts";
 import { CPUID_CHECKS, type CpuidCheck, cpuidLeaf, subleafRaw } from "./cpuid_checks.ts";
-import { cpuidKey } from "./td_params.ts";
+import { cpuidKey, leafSubleaf } from "./td_params.ts";
 import { applyCpuidFixed, cpuidFixed } from "./cpuid_fixed.ts";
 
 /** The platform as TDH.SYS.INIT found it. */
@@ -232,8 +232,7 @@ function sampleTdCpuid(
   const out = new Map<string, CpuidValues>();
   for (const v of r.spec.enum("TD_CPUID_LOOKUP").values) {
     const raw = BigInt(v.value);
-    const leaf = Number(raw & 0xFFFF_FFFFn);
-    const subleaf = Number(raw >> 32n);
+    const { leaf, subleaf } = leafSubleaf(r.spec, raw);
     const read = subleaf === 0xFFFF_FFFF ? 0 : subleaf;
     out.set(
       cpuidKey(leaf, subleaf),
@@ -299,8 +298,7 @@ export function nativeTscHz(
 export function completeCpuidHandling(spec: Spec, s: SampledPlatform): void {
   for (const v of spec.enum("TD_CPUID_LOOKUP").values) {
     const raw = BigInt(v.value);
-    const leaf = Number(raw & 0xFFFF_FFFFn);
-    const subleaf = Number(raw >> 32n);
+    const { leaf, subleaf } = leafSubleaf(spec, raw);
     const key = cpuidKey(leaf, subleaf);
     const values = s.tdCpuid.get(key);
     const fixed = cpuidFixed(spec, leaf, subleaf);

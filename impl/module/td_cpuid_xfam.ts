@@ -7,7 +7,7 @@ import type { Spec } from "../spec/mod.ts";
 import { decodeBits, encodeBits } from "../spec/bits.ts";
 import { parseHex } from "../spec/hex.ts";
 import { tdxLimit, tdxLimitN } from "./td_limits.ts";
-import { cpuidKey } from "./td_params.ts";
+import { cpuidKey, leafSubleaf } from "./td_params.ts";
 
 /** What the rules depend on besides the CPUID values. */
 export interface TdCpuidDeps {
@@ -23,8 +23,8 @@ const REGS = ["EAX", "EBX", "ECX", "EDX"];
 
 /** The cpuidKey of a TD_CPUID_LOOKUP entry, by its name. */
 function entryKey(spec: Spec, name: string): string {
-  const raw = spec.enumValue("TD_CPUID_LOOKUP", name);
-  return cpuidKey(Number(raw & 0xFFFF_FFFFn), Number(raw >> 32n));
+  const { leaf, subleaf } = leafSubleaf(spec, spec.enumValue("TD_CPUID_LOOKUP", name));
+  return cpuidKey(leaf, subleaf);
 }
 
 /** `<entry>.<rest>` split at the first dot (entry names have none). */

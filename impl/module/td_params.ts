@@ -166,14 +166,27 @@ export function cpuidConfigurable(spec: Spec): CpuidEntry[] {
         REGS.map((r) => [r, get(`CONFIG_${i}.${kind}.${r.toUpperCase()}`)]),
       ) as unknown as CpuidRegs;
     out.push({
-      leaf: Number(raw & 0xFFFF_FFFFn),
-      subleaf: Number(raw >> 32n),
+      ...leafSubleaf(spec, raw),
       raw,
       direct: regs("CONFIG_DIRECT"),
       allow: regs("ALLOW_DIRECT"),
     });
   }
   return out;
+}
+
+/** A CPUID_LEAF_SUBLEAF value (TD_CPUID_LOOKUP, CPUID_CONFIGURABLE) as its two halves. */
+export function leafSubleaf(spec: Spec, raw: bigint): { leaf: number; subleaf: number } {
+  const f = decodeBits(spec.bitfield("CPUID_LEAF_SUBLEAF").fields, raw).fields;
+  return { leaf: Number(f.LEAF), subleaf: Number(f.SUBLEAF) };
+}
+
+/** The CPUID_LEAF_SUBLEAF value of a leaf and sub-leaf. */
+export function leafSubleafValue(spec: Spec, leaf: number, subleaf: number): bigint {
+  return encodeBits(spec.bitfield("CPUID_LEAF_SUBLEAF").fields, {
+    LEAF: BigInt(leaf >>> 0),
+    SUBLEAF: BigInt(subleaf >>> 0),
+  });
 }
 
 export function cpuidKey(leaf: number, subleaf: number): string {
@@ -207,8 +220,7 @@ function applyCpuid(
   // ones are then set from TD_PARAMS below.
   for (const v of spec.enum("TD_CPUID_LOOKUP").values) {
     const raw = BigInt(v.value);
-    const leaf = Number(raw & 0xFFFF_FFFFn);
-    const subleaf = Number(raw >> 32n);
+    const { leaf, subleaf } = leafSubleaf(spec, raw);
     const n = env.nativeCpuid(leaf, subleaf === 0xFFFF_FFFF ? 0 : subleaf);
     out.set(cpuidKey(leaf, subleaf), REGS.map((r) => n[r] >>> 0));
   }

@@ -5,6 +5,7 @@ import type { Spec } from "../spec/mod.ts";
 import type { CpuidValues } from "../cpu/cpuid.ts";
 import { decodeBits } from "../spec/bits.ts";
 import { tdxLimitN } from "./td_limits.ts";
+import { leafSubleaf } from "./td_params.ts";
 
 type Cpuid = (leaf: number, subleaf: number) => CpuidValues;
 
@@ -12,11 +13,11 @@ const xsaveLeaf = (spec: Spec) => Number(spec.enumValue("CPUID_LEAF", "XSAVE_STA
 
 /** Component numbers the module samples: the leaf 0xD sub-leaves >= 2 of TD_CPUID_LOOKUP. */
 export function xsaveComponentNumbers(spec: Spec): number[] {
-  const leaf = BigInt(xsaveLeaf(spec));
+  const leaf = xsaveLeaf(spec);
   return spec.enum("TD_CPUID_LOOKUP").values
-    .map((v) => BigInt(v.value))
-    .filter((raw) => (raw & 0xFFFF_FFFFn) === leaf && (raw >> 32n) >= 2n)
-    .map((raw) => Number(raw >> 32n));
+    .map((v) => leafSubleaf(spec, BigInt(v.value)))
+    .filter((e) => e.leaf === leaf && e.subleaf >= 2)
+    .map((e) => e.subleaf);
 }
 
 /**
